@@ -1,0 +1,123 @@
+"""One typed configuration object for the whole pipeline (xpertbench.yaml).
+
+Each stage reads only its own section, and each section's hash is recorded with the rows it
+shaped, so a changed threshold is visible in provenance and invalidates only that stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipelines.paths import PIPELINE_CONFIG
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class IntakeConfig(_Section):
+    max_file_bytes: int = Field(default=256 * 1024, gt=0)
+
+
+class CurationConfig(_Section):
+    max_per_expert: int = Field(default=3, ge=1)
+    allowed_languages: tuple[str, ...] = ("en", "zh")
+    near_duplicate_threshold: float = Field(default=0.8, gt=0, le=1)
+    shingle_size: int = Field(default=5, ge=1)
+    minhash_permutations: int = Field(default=128, ge=16)
+    min_reference_answer_chars: int = Field(default=200, ge=1)
+    # Difficulty screen: drop a task when a screening model already scores above this. Active only
+    # when the scores file exists (screening runs are a separate, expensive step).
+    difficulty_threshold: float = Field(default=0.85, gt=0, le=1)
+    screening_scores_file: str = "screening_scores.csv"
+
+
+class RubricConfig(_Section):
+    min_checkpoints: int = 15
+    max_checkpoints: int = 40
+    # Allowed weight range per importance level; overlaps allowed, the ordering check is separate.
+    weight_bands: dict[str, tuple[float, float]] = {
+        "Essential": (7, 10),
+        "Important": (3, 8),
+        "Optional": (1, 4),
+    }
+    # Task <-> rubric consistency: share of criteria sharing content words with the task text.
+    consistency_min_share: float = Field(default=0.5, ge=0, le=1)
+    atomicity_max_clauses: int = 2
+
+
+class GoldConfig(_Section):
+    size: int | None = Field(default=None, ge=1, description="absolute Gold size; overrides share")
+    share: float = Field(default=0.5, gt=0, le=1)
+    min_per_domain: int = Field(default=3, ge=0)
+    seed: str = "xpertbench-gold-v1"
+
+
+class GenerationConfig(_Section):
+    template_version: str = "gen-v1"
+    replicates: int = Field(default=1, ge=1)
+
+
+class JudgeConfig(_Section):
+    template_version: str = "judge-v1"
+    mode: Literal["shotjudge", "zeroshot"] = "shotjudge"
+    checkpoints_per_call: int | None = Field(default=None, ge=1, description="None = all in one call")
+    max_attempts: int = Field(default=3, ge=1)
+    max_error_share: float = Field(default=0.2, ge=0, le=1, description="task incomplete above this")
+
+
+class AgreementConfig(_Section):
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    seed: int = 20260402
+
+
+class ChecksConfig(_Section):
+    max_judge_error_rate: float = Field(default=0.05, ge=0, le=1)
+
+
+class StatsConfig(_Section):
+    bootstrap_samples: int = Field(default=2000, ge=100)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 20260402
+
+
+class PipelineConfig(_Section):
+    intake: IntakeConfig = IntakeConfig()
+    curation: CurationConfig = CurationConfig()
+    rubric: RubricConfig = RubricConfig()
+    gold: GoldConfig = GoldConfig()
+    generation: GenerationConfig = GenerationConfig()
+    judge: JudgeConfig = JudgeConfig()
+    agreement: AgreementConfig = AgreementConfig()
+    checks: ChecksConfig = ChecksConfig()
+    stats: StatsConfig = StatsConfig()
+
+    @model_validator(mode="after")
+    def _bands_known(self) -> PipelineConfig:
+        unknown = set(self.rubric.weight_bands) - {"Essential", "Important", "Optional"}
+        if unknown:
+            raise ValueError(f"rubric.weight_bands: unknown importance levels {sorted(unknown)}")
+        return self
+
+
+def load_config(path: Path | str | None = None) -> PipelineConfig:
+    p = Path(path) if path else PIPELINE_CONFIG
+    if not p.exists():
+        return PipelineConfig()
+    return PipelineConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
+
+
+@lru_cache(maxsize=1)
+def default_config() -> PipelineConfig:
+    return load_config()

@@ -1,0 +1,133 @@
+"""Rubric quality checks. Findings are data (a table), never exceptions.
+
+Severity `error` makes a task ineligible for Gold; `warning` is shown to the rubric's author.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipelines.config import RubricConfig
+from pipelines.core.submission import Submission
+from pipelines.core.taxonomy import load_taxonomy
+from pipelines.core.text import content_tokens
+
+_ENUMERATION = re.compile(r"(?:^|\s)(?:\(?[1-9][.)]|[a-e]\))\s")
+_JOINERS = re.compile(r";|\bas well as\b|\band also\b|\bin addition\b|\badditionally\b", re.I)
+_ALL_OF = re.compile(r"\b(?:all|each) of the following\b|\bsimultaneously\b", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    submission_id: str
+    checkpoint_id: str | None
+    check: str
+    severity: str  # "error" | "warning"
+    message: str
+
+
+def clause_count(criterion: str) -> int:
+    """A rough count of independent requirements packed into one criterion."""
+    enum = len(_ENUMERATION.findall(criterion))
+    joins = len(_JOINERS.findall(criterion))
+    gate = 3 if _ALL_OF.search(criterion) else 1
+    return max(1 + joins, enum, gate)
+
+
+def task_text(s: Submission) -> str:
+    parts = [s.prompt_text(), s.reference_answer or ""]
+    parts += [f"{a.name} {a.content or ''} {a.description or ''}" for a in s.attachments]
+    return "\n".join(parts)
+
+
+def consistency_share(s: Submission, text: str | None = None) -> float:
+    """Share of criteria whose content words overlap the task text enough to be about this task."""
+    vocab = content_tokens(text if text is not None else task_text(s))
+    ok = 0
+    for c in s.rubric:
+        ct = content_tokens(re.sub(r"^\s*must not\b", "", c.criterion, flags=re.I))
+        shared = len(ct & vocab)
+        # Two shared content words, or a third of a short criterion's words, mark it as on-task.
+        if ct and (shared >= 2 or shared / len(ct) >= 0.3):
+            ok += 1
+    return ok / len(s.rubric)
+
+
+def lint_submission(s: Submission, cfg: RubricConfig) -> list[Finding]:
+    sid = s.submission_id
+    out: list[Finding] = []
+
+    def add(cp: str | None, check: str, severity: str, msg: str) -> None:
+        out.append(Finding(sid, cp, check, severity, msg))
+
+    n = len(s.rubric)
+    if not cfg.min_checkpoints <= n <= cfg.max_checkpoints:
+        add(None, "checkpoint_count", "warning",
+            f"{n} checkpoints, outside the expected {cfg.min_checkpoints}-{cfg.max_checkpoints}")
+    ids = [c.id for c in s.rubric]
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        add(dup, "duplicate_id", "error", f"checkpoint id {dup!r} used more than once")
+
+    by_level: dict[str, list[float]] = {}
+    for c in s.rubric:
+        by_level.setdefault(c.importance, []).append(c.weight)
+        if not c.criterion.strip():
+            add(c.id, "empty_criterion", "error", "criterion text is empty")
+            continue
+        lo, hi = cfg.weight_bands[c.importance]
+        if not lo <= c.weight <= hi:
+            add(c.id, "weight_band", "warning",
+                f"weight {c.weight:g} outside the {c.importance} band {lo:g}-{hi:g}")
+        clauses = clause_count(c.criterion)
+        if clauses > cfg.atomicity_max_clauses:
+            add(c.id, "atomicity", "warning",
+                f"criterion looks compound (~{clauses} requirements); split it into atomic checkpoints")
+        starts_neg = bool(re.match(r"\s*must not\b", c.criterion, re.I))
+        if starts_neg and c.polarity != "must_not":
+            add(c.id, "polarity", "warning", "criterion starts with 'Must not' but polarity is 'requirement'")
+        if c.polarity == "must_not" and not starts_neg:
+            add(c.id, "polarity", "warning", "polarity 'must_not' but the criterion does not start with 'Must not'")
+
+    order = ["Essential", "Important", "Optional"]
+    for hi_level, lo_level in zip(order, order[1:]):
+        if by_level.get(hi_level) and by_level.get(lo_level):
+            if max(by_level[lo_level]) > min(by_level[hi_level]):
+                add(None, "weight_order", "error",
+                    f"an {lo_level} checkpoint weighs {max(by_level[lo_level]):g}, more than the lightest "
+                    f"{hi_level} one ({min(by_level[hi_level]):g})")
+
+    tax = load_taxonomy()
+    if s.category not in tax.categories.get(s.domain, ()):
+        add(None, "unknown_category", "warning",
+            f"category {s.category!r} is not in validation/taxonomy.yaml for {s.domain}; add it there if intended")
+
+    if s.anchor is not None:
+        missing = [c.id for c in s.rubric if c.id not in {v.checkpoint_id for v in s.anchor.verdicts}]
+        if missing:
+            add(None, "anchor_coverage", "warning", f"anchor has no expert verdict for {', '.join(missing)}")
+
+    share = consistency_share(s)
+    if share < cfg.consistency_min_share:
+        add(None, "task_rubric_mismatch", "error",
+            f"only {share:.0%} of criteria share content words with the task and reference answer "
+            f"(minimum {cfg.consistency_min_share:.0%}); the rubric may have been written for a different task")
+    return out
+
+
+def lint_all(subs: Sequence[Submission], cfg: RubricConfig) -> list[Finding]:
+    findings = [f for s in subs for f in lint_submission(s, cfg)]
+    # Name the better-matching task when a rubric was probably attached to the wrong prompt.
+    texts = {s.submission_id: task_text(s) for s in subs}
+    out = []
+    for f in findings:
+        if f.check == "task_rubric_mismatch":
+            s = next(x for x in subs if x.submission_id == f.submission_id)
+            others = [(consistency_share(s, t), sid) for sid, t in texts.items() if sid != s.submission_id]
+            best = max(others, default=None)
+            if best and best[0] >= cfg.consistency_min_share:
+                f = Finding(f.submission_id, f.checkpoint_id, f.check, f.severity,
+                            f.message + f"; it matches {best[1]} better ({best[0]:.0%})")
+        out.append(f)
+    return out

@@ -1,0 +1,25 @@
+"""Small helpers shared by the asset modules: content-hash outputs and markdown previews."""
+
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.core.frames import frame_hash
+
+
+def hashed_output(df: pd.DataFrame, output_name: str = "result", metadata: dict | None = None) -> dg.Output:
+    """An Output whose data version is the content hash, so identical rows leave downstream fresh."""
+    h = frame_hash(df)
+    md = {"content_hash": h[:16], **(metadata or {})}
+    return dg.Output(df, output_name=output_name, data_version=dg.DataVersion(h), metadata=md)
+
+
+def md_table(df: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
+    if df.empty:
+        return dg.MetadataValue.md("_(empty)_")
+    return dg.MetadataValue.md(df.head(max_rows).to_markdown(index=False))
+
+
+def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
+    vc = series.value_counts().rename_axis(label).reset_index(name="count")
+    return md_table(vc)

@@ -1,0 +1,48 @@
+"""Gold subset: stratified sample of curated tasks whose rubrics have no blocking lint errors."""
+
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.core.gold import select_gold
+from pipelines.defs.common import hashed_output, md_table
+from pipelines.defs.resources import XpertBenchResource
+
+GROUP = "gold"
+GOLD_COLUMNS = ["task_id", "domain", "category", "rank_in_domain", "sample_key", "quota",
+                "eligible_in_domain", "has_anchor", "gold_config"]
+
+
+@dg.asset(
+    group_name=GROUP, code_version="gold-v1", kinds={"pandas", "parquet"},
+    ins={"tasks": dg.AssetIn(), "rubric_findings": dg.AssetIn()},
+    description="XpertBench-Gold: tasks sampled per domain in proportion to size with a per-domain floor, "
+    "ranked within each domain by a keyed hash so that adding tasks does not reshuffle Gold. Tasks with "
+    "rubric lint errors are not eligible.",
+)
+def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
+               tasks: pd.DataFrame, rubric_findings: pd.DataFrame) -> dg.Output:
+    cfg = xpertbench.config().gold
+    blocked = set(rubric_findings.loc[rubric_findings["severity"] == "error", "submission_id"])
+    eligible = tasks[~tasks["task_id"].isin(blocked)]
+    for tid in sorted(set(tasks["task_id"]) & blocked):
+        context.log.info(f"{tid} not eligible for Gold: rubric lint error")
+    picks = select_gold(list(zip(eligible["task_id"], eligible["domain"])), cfg)
+    info = tasks.set_index("task_id")
+    gold = pd.DataFrame(
+        [{
+            "task_id": p.task_id, "domain": p.domain, "category": info.at[p.task_id, "category"],
+            "rank_in_domain": p.rank_in_domain, "sample_key": p.sample_key, "quota": p.quota,
+            "eligible_in_domain": p.eligible_in_domain, "has_anchor": bool(info.at[p.task_id, "has_anchor"]),
+            "gold_config": cfg.fingerprint(),
+        } for p in picks],
+        columns=GOLD_COLUMNS,
+    )
+    per_domain = (eligible.groupby("domain").size().rename("eligible").to_frame()
+                  .join(gold.groupby("domain").size().rename("gold")).fillna(0).astype(int).reset_index())
+    return hashed_output(gold, metadata={
+        "gold_size": len(gold),
+        "eligible": len(eligible),
+        "per_domain": md_table(per_domain),
+        "gold_config": cfg.fingerprint(),
+    })
