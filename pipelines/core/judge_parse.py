@@ -1,0 +1,71 @@
+"""Parse a judge reply into per-checkpoint verdicts, checked against the checkpoints asked for.
+
+A verdict is accepted only when its id was asked for, appears exactly once, and its value is met
+or not_met. Everything else is reported as a problem for that id, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
+VALID = {"met": True, "not_met": False}
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    verdicts: dict[str, tuple[bool, str]]  # id -> (met, rationale), accepted ones only
+    problems: dict[str, str] = field(default_factory=dict)  # id -> why it was not accepted
+    reply_error: str | None = None  # the reply as a whole could not be read
+
+
+def _extract_json(text: str) -> object:
+    stripped = _FENCE.sub("", text.strip())
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        start, end = stripped.find("{"), stripped.rfind("}")
+        if start == -1 or end <= start:
+            raise
+        return json.loads(stripped[start : end + 1])
+
+
+def parse_judge_reply(text: str | None, expected_ids: list[str]) -> ParsedReply:
+    expected = set(expected_ids)
+    if not text or not text.strip():
+        return ParsedReply({}, {i: "empty reply" for i in expected_ids}, "empty reply")
+    try:
+        obj = _extract_json(text)
+    except json.JSONDecodeError as e:
+        return ParsedReply({}, {i: "unparseable reply" for i in expected_ids}, f"invalid JSON: {e.msg}")
+    items = obj.get("verdicts") if isinstance(obj, dict) else None
+    if not isinstance(items, list):
+        return ParsedReply({}, {i: "no verdicts list" for i in expected_ids}, "reply has no 'verdicts' list")
+
+    ids = [it.get("id") for it in items if isinstance(it, dict)]
+    counts = Counter(ids)
+    verdicts: dict[str, tuple[bool, str]] = {}
+    problems: dict[str, str] = {}
+    for it in items:
+        if not isinstance(it, dict):
+            continue
+        cid = it.get("id")
+        if cid not in expected:
+            continue  # unknown ids are ignored; they cannot fill a checkpoint that was asked for
+        if counts[cid] > 1:
+            problems[cid] = f"verdict given {counts[cid]} times"
+            continue
+        value = it.get("verdict")
+        if isinstance(value, bool):  # tolerate true/false, which is unambiguous
+            value = "met" if value else "not_met"
+        if value not in VALID:
+            problems[cid] = f"invalid verdict {value!r}"
+            continue
+        verdicts[cid] = (VALID[value], str(it.get("rationale", "")).strip())
+    for cid in expected_ids:
+        if cid not in verdicts and cid not in problems:
+            problems[cid] = "missing from reply"
+    return ParsedReply(verdicts, problems, None)

@@ -1,0 +1,70 @@
+"""Pure scoring functions. Verdicts are three-state: True (met), False (not met), None (judge error).
+
+XpertBench: S = sum(w_i x_i) / sum(w_i) over the checkpoints that were judged. A must-not checkpoint
+carries a positive weight and counts as met when the error is avoided (the verdict already says so).
+Judge errors are excluded from both sums and counted; above a share of errors a task is incomplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Verdict = bool | None
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    score: float | None  # None when nothing could be judged
+    weight_met: float
+    weight_judged: float
+    weight_total: float
+    n_checkpoints: int
+    n_met: int
+    n_judge_errors: int
+    complete: bool
+
+
+def weighted_score(weights: Sequence[float], verdicts: Sequence[Verdict], max_error_share: float = 0.2) -> TaskScore:
+    if len(weights) != len(verdicts):
+        raise ValueError(f"{len(weights)} weights but {len(verdicts)} verdicts")
+    if any(w <= 0 for w in weights):
+        raise ValueError("XpertBench weights are positive; use healthbench_score for signed points")
+    judged = [(w, v) for w, v in zip(weights, verdicts) if v is not None]
+    w_judged = sum(w for w, _ in judged)
+    w_met = sum(w for w, v in judged if v)
+    n_err = len(weights) - len(judged)
+    share = n_err / len(weights) if weights else 1.0
+    return TaskScore(
+        score=(w_met / w_judged) if w_judged > 0 else None,
+        weight_met=w_met,
+        weight_judged=w_judged,
+        weight_total=float(sum(weights)),
+        n_checkpoints=len(weights),
+        n_met=sum(1 for _, v in judged if v),
+        n_judge_errors=n_err,
+        complete=bool(weights) and share <= max_error_share and w_judged > 0,
+    )
+
+
+def healthbench_score(points: Sequence[float], verdicts: Sequence[Verdict]) -> float | None:
+    """HealthBench-style: points may be negative (penalties, counted when the item is 'met').
+
+    Score = sum of points of met items / sum of positive points, clipped to [0, 1]. Judge errors
+    are excluded from the numerator and their positive points from the denominator.
+    """
+    if len(points) != len(verdicts):
+        raise ValueError(f"{len(points)} points but {len(verdicts)} verdicts")
+    judged = [(p, v) for p, v in zip(points, verdicts) if v is not None]
+    positive = sum(p for p, _ in judged if p > 0)
+    if positive <= 0:
+        return None
+    achieved = sum(p for p, v in judged if v)
+    return min(1.0, max(0.0, achieved / positive))
+
+
+def group_met_rate(weights: Sequence[float], verdicts: Sequence[Verdict]) -> float | None:
+    """Weighted met rate of a subset of checkpoints (a dimension, an importance level)."""
+    judged = [(w, v) for w, v in zip(weights, verdicts) if v is not None]
+    total = sum(w for w, _ in judged)
+    return (sum(w for w, v in judged if v) / total) if total > 0 else None

@@ -1,0 +1,179 @@
+"""Which models exist, how to reach them, and what they cost (models.yaml).
+
+API keys are never part of the config: a provider names the *environment variable* that holds
+its key (``api_key_env``), read when the client is built. Model names are Dagster partition
+keys, so they are restricted to a safe character set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ProviderKind = Literal["openai", "anthropic", "standin"]
+Protocol = Literal["openai", "anthropic"]
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class ConfigError(ValueError):
+    """A models config that cannot be used (bad reference, missing field, missing key variable)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProviderConfig(_Frozen):
+    kind: ProviderKind
+    # Wire protocol / SDK. For kind openai|anthropic it must equal the kind (defaulted to it);
+    # a stand-in speaks either, so it must be given explicitly.
+    protocol: Protocol | None = None
+    # OpenAI-compatible endpoints (Gemini, vLLM, DeepSeek, ...) are kind "openai" + base_url.
+    # For a stand-in, None means "the server the runner starts itself".
+    base_url: str | None = None
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    max_concurrency: int = Field(default=8, ge=1, le=1024)
+    requests_per_minute: float | None = Field(default=None, gt=0)
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0, description="per HTTP attempt")
+    deadline_s: float = Field(default=600.0, gt=0, description="per call, all attempts and waits")
+    max_retries: int = Field(default=6, ge=0, le=50)
+    retry_after_cap_s: float = Field(default=60.0, ge=0)
+    backoff_base_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _protocol(self) -> ProviderConfig:
+        if self.kind == "standin":
+            if self.protocol is None:
+                raise ValueError("kind 'standin' needs protocol: openai | anthropic")
+        elif self.protocol is None:
+            object.__setattr__(self, "protocol", self.kind)
+        elif self.protocol != self.kind:
+            raise ValueError(f"kind {self.kind!r} speaks protocol {self.kind!r}, not {self.protocol!r}")
+        if self.kind == "anthropic" and not self.api_key_env:
+            raise ValueError("kind 'anthropic' needs api_key_env (name of the variable holding the key)")
+        if self.kind == "openai" and self.base_url is None and not self.api_key_env:
+            raise ValueError("kind 'openai' without base_url talks to api.openai.com and needs api_key_env")
+        if self.deadline_s < self.timeout_s:
+            raise ValueError(f"deadline_s ({self.deadline_s}) is shorter than one attempt (timeout_s {self.timeout_s})")
+        return self
+
+    @property
+    def wire(self) -> Protocol:
+        """The protocol, never None after validation."""
+        assert self.protocol is not None
+        return self.protocol
+
+
+class ModelConfig(_Frozen):
+    provider: str
+    model_id: str = Field(min_length=1)
+    # None = not sent (reasoning models reject temperature/top_p other than the default).
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int = Field(default=4096, ge=1)
+    reasoning_effort: ReasoningEffort | None = None
+    # Sent verbatim as extra request body fields; escape hatch for provider-specific options.
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+    price_input_per_mtok: float = Field(default=0.0, ge=0)
+    price_output_per_mtok: float = Field(default=0.0, ge=0)
+    price_cached_input_per_mtok: float | None = Field(default=None, ge=0, description="None = same as input")
+    expected_output_tokens: int | None = Field(default=None, ge=1, description="for estimates; default max_tokens")
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        """Cost of one call; ``input_tokens`` includes ``cached_tokens``, which are priced separately."""
+        cached = min(cached_tokens, input_tokens)
+        cached_price = self.price_input_per_mtok if self.price_cached_input_per_mtok is None else self.price_cached_input_per_mtok
+        return (
+            (input_tokens - cached) * self.price_input_per_mtok
+            + cached * cached_price
+            + output_tokens * self.price_output_per_mtok
+        ) / 1e6
+
+
+class ModelsConfig(_Frozen):
+    version: str = Field(min_length=1)
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelConfig]
+    candidates: list[str] = Field(min_length=1, description="model names; Dagster partitions")
+    judge: str
+    anchor: str | None = None
+    anchor_note: str | None = Field(default=None, description="where the anchor scores came from")
+    screening: list[str] = Field(default_factory=list)
+
+    @field_validator("providers", "models")
+    @classmethod
+    def _names(cls, v: dict[str, Any]) -> dict[str, Any]:
+        import re
+
+        bad = [k for k in v if not re.match(_NAME_PATTERN, k)]
+        if bad:
+            raise ValueError(f"names must match {_NAME_PATTERN} (they become partition keys): {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _references(self) -> ModelsConfig:
+        problems: list[str] = []
+        for name, m in self.models.items():
+            if m.provider not in self.providers:
+                problems.append(f"model {name!r}: unknown provider {m.provider!r} (known: {sorted(self.providers)})")
+        refs = [("candidates", c) for c in self.candidates] + [("screening", s) for s in self.screening]
+        refs.append(("judge", self.judge))
+        if self.anchor is not None:
+            refs.append(("anchor", self.anchor))
+        for field, name in refs:
+            if name not in self.models:
+                problems.append(f"{field}: unknown model {name!r} (known: {sorted(self.models)})")
+        for field, names in (("candidates", self.candidates), ("screening", self.screening)):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                problems.append(f"{field}: listed more than once: {dupes}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise ConfigError(f"unknown model {name!r} (known: {sorted(self.models)})") from None
+
+    def provider_of(self, model_name: str) -> ProviderConfig:
+        return self.providers[self.model(model_name).provider]
+
+    def uses_standin(self) -> bool:
+        """True if some model needs the built-in stand-in server (a stand-in without base_url)."""
+        return any(
+            self.providers[m.provider].kind == "standin" and self.providers[m.provider].base_url is None
+            for m in self.models.values()
+        )
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_models_config(path: Path | str) -> ModelsConfig:
+    """Read and validate a models YAML file; errors name the file and the offending field."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: models config not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p}: not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: expected a mapping at top level")
+    try:
+        return ModelsConfig.model_validate(data)
+    except ValidationError as e:
+        lines = [f"{'.'.join(str(x) for x in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()]
+        raise ConfigError(f"{p}: invalid models config:\n  " + "\n  ".join(lines)) from None

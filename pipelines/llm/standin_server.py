@@ -1,0 +1,405 @@
+"""Built-in stand-in provider: a stdlib HTTP server speaking the OpenAI and Anthropic wire shapes.
+
+The pipeline points the *real* ``openai``/``anthropic`` SDK clients at it, so offline runs and
+tests exercise the same HTTP, retry and timeout code as production. It binds 127.0.0.1 only.
+
+Routes
+  POST  .../chat/completions   OpenAI chat completion (also Gemini-style ``/v1beta/openai/``)
+  POST  .../v1/messages        Anthropic message
+  POST  /_oracle   {"entries": {sha256(prompt): reference}}   add oracle answers
+  POST  /_script   {"faults": [fault, ...]}   one fault consumed per model request (default ok)
+  POST  /_reset    clear request log and fault script (oracle entries stay)
+  GET   /_log      {"requests": [{path, model, retry_count, headers, fault}, ...]}
+
+Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``retry_after_ms``,
+``should_retry``), ``delay_s`` / ``hang_s`` (sleep, then continue), ``drop`` (close without a
+response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
+``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
+``cached_tokens`` (usage reports this many cached input tokens).
+
+Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import socket
+import threading
+from collections import deque
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from pipelines.llm.standins import reported_model_id, respond
+
+_SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"}
+_FIXED_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z; a constant so bodies are deterministic
+
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+_FINISH_TO_ANTHROPIC = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
+
+
+def approx_tokens(text: str) -> int:
+    """Deterministic usage estimate: about four characters per token."""
+    return len(text) // 4 + 1
+
+
+def _text_of(content: Any) -> str:
+    """Message content as text: a string, or the text blocks of an Anthropic/OpenAI content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return ""
+
+
+class _State:
+    """Mutable server state shared by handler threads; every access holds the lock."""
+
+    def __init__(self, latency_s: float) -> None:
+        self.lock = threading.Lock()
+        self.latency_s = latency_s
+        self.oracle: dict[str, str] = {}
+        self.faults: deque[dict[str, Any]] = deque()
+        self.log: list[dict[str, Any]] = []
+        self.stopping = threading.Event()
+
+    def next_fault(self) -> dict[str, Any]:
+        with self.lock:
+            return self.faults.popleft() if self.faults else {}
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Default backlog is 5: a burst of 64 concurrent connects would see SYN drops and 1 s retransmits.
+    request_queue_size = 512
+    allow_reuse_address = True
+    state: _State
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # silent: request lines are noise in test output
+
+    # -- plumbing ------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        self._guard(self._get)
+
+    def do_POST(self) -> None:
+        self._guard(self._post)
+
+    def _guard(self, fn: Any) -> None:
+        try:
+            fn()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            # The client gave up (its timeout fired) before we answered; nothing to report.
+            self.close_connection = True
+
+    def _read_json(self) -> Any:
+        n = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        return json.loads(raw or b"{}")
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
+
+    # -- admin ---------------------------------------------------------------------------
+    def _get(self) -> None:
+        path = urlsplit(self.path).path
+        state = self.server.state
+        if path == "/_log":
+            with state.lock:
+                self._send_json(200, {"requests": list(state.log)})
+        elif path in ("/", "/_health"):
+            self._send_json(200, {"ok": True})
+        else:
+            self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
+
+    def _post(self) -> None:
+        path = urlsplit(self.path).path
+        state = self.server.state
+        try:
+            body = self._read_json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._error("openai" if "chat/completions" in path else "anthropic", 400, "request body is not JSON")
+            return
+        if path == "/_script":
+            faults = body.get("faults", [])
+            if not isinstance(faults, list) or not all(isinstance(f, dict) for f in faults):
+                self._send_json(400, {"error": "faults must be a list of objects"})
+                return
+            with state.lock:
+                state.faults.extend(faults)
+            self._send_json(200, {"queued": len(faults)})
+        elif path == "/_oracle":
+            entries = body.get("entries", {})
+            if not isinstance(entries, dict):
+                self._send_json(400, {"error": "entries must be an object"})
+                return
+            with state.lock:
+                state.oracle.update({str(k): str(v) for k, v in entries.items()})
+                n = len(state.oracle)
+            self._send_json(200, {"entries": n})
+        elif path == "/_reset":
+            with state.lock:
+                state.log.clear()
+                state.faults.clear()
+            self._send_json(200, {"ok": True})
+        elif path.endswith("/chat/completions"):
+            self._model_call("openai", body)
+        elif path.endswith("/v1/messages") or path == "/messages":
+            self._model_call("anthropic", body)
+        else:
+            self._send_json(404, {"error": {"message": f"no route POST {path}", "type": "not_found"}})
+
+    # -- model endpoints -----------------------------------------------------------------
+    def _error(self, protocol: str, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        if protocol == "anthropic":
+            etype = _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+            body = {"type": "error", "error": {"type": etype, "message": message}}
+        else:
+            etype = "rate_limit_exceeded" if status == 429 else ("server_error" if status >= 500 else "invalid_request_error")
+            body = {"error": {"message": message, "type": etype, "param": None, "code": etype}}
+        self._send_json(status, body, headers)
+
+    def _model_call(self, protocol: str, body: dict[str, Any]) -> None:
+        state = self.server.state
+        fault = state.next_fault()
+        model = str(body.get("model", ""))
+        with state.lock:
+            state.log.append(
+                {
+                    "path": urlsplit(self.path).path,
+                    "protocol": protocol,
+                    "model": model,
+                    "retry_count": self.headers.get("x-stainless-retry-count"),
+                    "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS},
+                    "fault": fault,
+                }
+            )
+        auth = self.headers.get("authorization", "")
+        if not (auth.lower().startswith("bearer ") and auth[7:].strip()) and not self.headers.get("x-api-key"):
+            self._error(protocol, 401, "missing API key (Authorization: Bearer or x-api-key)")
+            return
+        wait = state.latency_s + float(fault.get("delay_s", 0)) + float(fault.get("hang_s", 0))
+        if wait > 0 and state.stopping.wait(wait):
+            self.close_connection = True
+            return
+        if fault.get("drop"):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if "status" in fault and int(fault["status"]) != 200:
+            self._fault_status(protocol, fault)
+            return
+        if fault.get("malformed_json"):
+            self._send(200, b'{"id": "broken", "choices": [ {"message": oops not json')
+            return
+
+        if "content" in fault:
+            text, finish = str(fault["content"]), "stop"
+        else:
+            prompt = self._last_user_text(body)
+            with state.lock:
+                table = dict(state.oracle)
+            reply = respond(model, prompt, table)
+            if reply is None:
+                self._error(protocol, 404, f"The model `{model}` does not exist (stand-in models: standin-oracle, "
+                            "standin-partial, standin-generic, standin-judge)")
+                return
+            text, finish = reply.text, reply.finish_reason
+        finish = str(fault.get("finish_reason", finish))
+        input_tokens = approx_tokens(json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or ""))
+        usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
+        payload = (self._openai_body if protocol == "openai" else self._anthropic_body)(model, text, finish, usage)
+        raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        if fault.get("truncate"):
+            raw = raw[: len(raw) // 2]
+        self._send(200, raw)
+
+    def _fault_status(self, protocol: str, fault: dict[str, Any]) -> None:
+        status = int(fault["status"])
+        headers: dict[str, str] = {}
+        if "retry_after" in fault:
+            headers["retry-after"] = str(fault["retry_after"])
+        if "retry_after_ms" in fault:
+            headers["retry-after-ms"] = str(fault["retry_after_ms"])
+        if "should_retry" in fault:
+            headers["x-should-retry"] = "true" if fault["should_retry"] else "false"
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Overloaded" if status == 529 else "Error"
+        self._error(protocol, status, f"stand-in fault: {status} {phrase}", headers)
+
+    @staticmethod
+    def _last_user_text(body: dict[str, Any]) -> str:
+        for m in reversed(body.get("messages") or []):
+            if isinstance(m, dict) and m.get("role") == "user":
+                return _text_of(m.get("content"))
+        return ""
+
+    @staticmethod
+    def _digest(*parts: str) -> str:
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+
+    def _openai_body(self, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+        inp, out, cached = usage
+        return {
+            "id": "chatcmpl-" + self._digest(model, text),
+            "object": "chat.completion",
+            "created": _FIXED_CREATED,
+            "model": reported_model_id(model),
+            "choices": [
+                {"index": 0, "finish_reason": finish, "logprobs": None,
+                 "message": {"role": "assistant", "content": text, "refusal": None}}
+            ],
+            "usage": {
+                "prompt_tokens": inp,
+                "completion_tokens": out,
+                "total_tokens": inp + out,
+                "prompt_tokens_details": {"cached_tokens": cached},
+            },
+        }
+
+    def _anthropic_body(self, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+        inp, out, cached = usage
+        return {
+            "id": "msg_" + self._digest(model, text),
+            "type": "message",
+            "role": "assistant",
+            "model": reported_model_id(model),
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": _FINISH_TO_ANTHROPIC.get(finish, finish),
+            "stop_sequence": None,
+            # Anthropic counts cache reads separately from (uncached) input tokens.
+            "usage": {"input_tokens": inp - cached, "output_tokens": out,
+                      "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0},
+        }
+
+
+class StandinServer:
+    """The stand-in provider on 127.0.0.1 (port 0 = a free port), served from a daemon thread.
+
+    >>> with StandinServer() as srv:
+    ...     client = openai.OpenAI(base_url=srv.base_url + "/v1", api_key="x")
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0) -> None:
+        self._host, self._port = host, port
+        self._state = _State(latency_s)
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no path; OpenAI clients add ``/v1``)."""
+        if self._httpd is None:
+            raise RuntimeError("StandinServer is not started")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def latency_s(self) -> float:
+        return self._state.latency_s
+
+    @latency_s.setter
+    def latency_s(self, value: float) -> None:
+        with self._state.lock:
+            self._state.latency_s = value
+
+    def start(self) -> StandinServer:
+        if self._httpd is not None:
+            return self
+        self._state.stopping.clear()
+        httpd = _HTTPServer((self._host, self._port), _Handler)
+        httpd.state = self._state
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="standin-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._state.stopping.set()  # wakes handlers sleeping in delay/hang faults
+        httpd.shutdown()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> StandinServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # In-process equivalents of the admin routes (the HTTP routes serve other processes).
+    def add_oracle(self, entries: dict[str, str]) -> None:
+        """Add oracle entries already keyed by :func:`pipelines.llm.standins.oracle_key`."""
+        with self._state.lock:
+            self._state.oracle.update(entries)
+
+    def script(self, faults: list[dict[str, Any]]) -> None:
+        with self._state.lock:
+            self._state.faults.extend(faults)
+
+    def request_log(self) -> list[dict[str, Any]]:
+        with self._state.lock:
+            return [dict(e) for e in self._state.log]
+
+    def reset(self) -> None:
+        with self._state.lock:
+            self._state.log.clear()
+            self._state.faults.clear()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m pipelines.llm.standin_server --port 8765 --latency-s 0.2``"""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    ap.add_argument("--latency-s", type=float, default=0.0, help="fixed delay per model request")
+    args = ap.parse_args(argv)
+    srv = StandinServer(port=args.port, latency_s=args.latency_s).start()
+    print(srv.base_url, flush=True)  # first line of stdout: what a parent process reads
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    main()
