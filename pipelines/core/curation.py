@@ -120,7 +120,9 @@ def curate(
                 f"expert {s.expert.id} already has {cfg.max_per_expert} earlier submissions: {', '.join(first)}",
             )
 
-    lsh = MinHashLSH(threshold=cfg.near_duplicate_threshold, num_perm=cfg.minhash_permutations)
+    # LSH only proposes candidates (capped: very high thresholds leave it too few bands); every
+    # candidate is confirmed by exact Jaccard on the shingle sets.
+    lsh = MinHashLSH(threshold=min(cfg.near_duplicate_threshold, 0.9), num_perm=cfg.minhash_permutations)
     kept_shingles: dict[str, set[str]] = {}
     seen_hash: dict[str, str] = {}
     for s in ordered:

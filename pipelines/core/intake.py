@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -124,17 +125,28 @@ def parse_folder(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParseRe
 
 
 def mark_duplicate_ids(results: Iterable[ParseResult]) -> list[ParseResult]:
-    """A second file claiming an existing submission id is quarantined; the first (by path) wins."""
-    seen: dict[str, str] = {}
+    """A later file claiming an existing submission id is quarantined.
+
+    "Later" means a later submitted_at (files without one count as oldest), then path order, so
+    the outcome does not depend on how the folders happen to be named.
+    """
+    results = list(results)
+    floor = datetime.min.replace(tzinfo=timezone.utc)
+
+    def when(r: ParseResult) -> tuple:
+        ts = r.submission.submitted_at if r.submission and r.submission.submitted_at else floor
+        return (ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc), r.path)
+
+    owner: dict[str, ParseResult] = {}
+    for r in sorted((r for r in results if r.submission is not None), key=when):
+        owner.setdefault(r.submission.submission_id, r)
     out = []
     for r in results:
-        if r.submission is not None:
-            sid = r.submission.submission_id
-            if sid in seen:
-                r = ParseResult(r.path, r.sha256, r.size_bytes, None, "duplicate_submission_id",
-                                f"submission_id {sid!r} already used by {seen[sid]}")
-            else:
-                seen[sid] = r.path
+        if r.submission is not None and owner[r.submission.submission_id] is not r:
+            first = owner[r.submission.submission_id].path
+            r = ParseResult(r.path, r.sha256, r.size_bytes, None, "duplicate_submission_id",
+                            f"submission_id {r.submission.submission_id!r} already used by {first}, "
+                            "which was submitted earlier")
         out.append(r)
     return out
 

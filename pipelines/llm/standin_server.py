@@ -73,7 +73,8 @@ class _State:
         self.latency_s = latency_s
         self.oracle: dict[str, str] = {}
         self.faults: deque[dict[str, Any]] = deque()
-        self.log: list[dict[str, Any]] = []
+        # Bounded so a long offline run cannot grow memory without limit.
+        self.log: deque[dict[str, Any]] = deque(maxlen=50_000)
         self.stopping = threading.Event()
 
     def next_fault(self) -> dict[str, Any]:
