@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs import curation, gold, ingest, rubrics
+from pipelines.defs import aggregates, agreement, curation, generation, gold, ingest, judging, report, rubrics, scoring
 from pipelines.defs.io import ParquetIOManager
 from pipelines.defs.resources import XpertBenchResource
 
 ASSETS = [ingest.raw_submissions, ingest.parse_submissions, curation.curate_tasks, rubrics.check_rubrics,
-          gold.gold_tasks]
-CHECKS = [rubrics.rubrics_gx_suite, rubrics.tasks_gx_suite]
+          gold.gold_tasks, generation.generations, judging.judgements, scoring.task_scores,
+          agreement.judge_meta_evaluation, aggregates.aggregate_tables, report.report]
+CHECKS = [rubrics.rubrics_gx_suite, rubrics.tasks_gx_suite, scoring.judge_error_rate, scoring.all_gold_tasks_scored]
 
 
 def build_resources(assets_dir: str | None = None, **overrides: str) -> dict:

@@ -23,3 +23,15 @@ def md_table(df: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
 def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     vc = series.value_counts().rename_axis(label).reset_index(name="count")
     return md_table(vc)
+
+
+def submissions_by_id(tasks: pd.DataFrame, only: "pd.Series | list[str] | None" = None) -> dict:
+    """Rebuild the immutable Submission objects carried in a table's payload_json column."""
+    from pipelines.core.submission import Submission
+
+    wanted = None if only is None else set(only)
+    return {
+        tid: Submission.model_validate_json(p)
+        for tid, p in zip(tasks["task_id"], tasks["payload_json"])
+        if wanted is None or tid in wanted
+    }

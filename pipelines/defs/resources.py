@@ -32,6 +32,15 @@ class XpertBenchResource(dg.ConfigurableResource):
         p.mkdir(parents=True, exist_ok=True)
         return p
 
+    def models(self):
+        return models_config_for(self.models_path)
+
     @property
     def call_store_path(self) -> Path:
         return self.assets_path / "llm_calls.sqlite"
+
+
+def models_config_for(path: str):
+    from pipelines.llm.config import load_models_config
+
+    return load_models_config(path)

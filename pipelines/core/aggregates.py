@@ -1,0 +1,133 @@
+"""Aggregate tables over Gold: leaderboard, per-domain/category/dimension/importance, pairs, items, cost.
+
+Pure functions over DataFrames. Uncertainty comes from bootstrapping tasks (seeded). The unit of
+analysis is the task: only complete task scores enter means; incomplete ones are counted.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config import StatsConfig
+from pipelines.core.stats import bootstrap_mean, paired_bootstrap_diff
+
+DOMAIN_ORDER = ["Finance", "Law", "Education", "Engineering & Applied Sciences", "Humanities & Social Sciences",
+                "Computer Science", "Healthcare"]
+
+
+def _complete(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores[scores["complete"].astype(bool) & scores["score"].notna()]
+
+
+def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig,
+                max_judge_error_rate: float) -> pd.DataFrame:
+    rows = []
+    for model, g in scores.groupby("model", sort=True):
+        ok = _complete(g)
+        est = bootstrap_mean(ok["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
+        j = judgements[judgements["model"] == model]
+        err = float((j["verdict"] == "judge_error").mean()) if len(j) else 0.0
+        rows.append({
+            "model": model, "score": est.value, "ci_lo": est.lo, "ci_hi": est.hi, "tasks_complete": len(ok),
+            "tasks_gold": len(g), "judge_error_rate": err,
+            "excluded": err > max_judge_error_rate,
+            "note": f"judge error rate {err:.1%} above {max_judge_error_rate:.1%}" if err > max_judge_error_rate else "",
+        })
+    board = pd.DataFrame(rows, columns=["model", "score", "ci_lo", "ci_hi", "tasks_complete", "tasks_gold",
+                                        "judge_error_rate", "excluded", "note"])
+    board = board.sort_values(["excluded", "score"], ascending=[True, False], na_position="last").reset_index(drop=True)
+    board.insert(0, "rank", np.where(board["excluded"], 0, np.arange(1, len(board) + 1)))
+    return board
+
+
+def group_scores(scores: pd.DataFrame, by: str, cfg: StatsConfig, overall: bool = True) -> pd.DataFrame:
+    """Mean task score per model and group (domain, category), with a bootstrap CI; plus Overall."""
+    ok = _complete(scores)
+    rows = []
+    for (model, grp), g in ok.groupby(["model", by], sort=True):
+        e = bootstrap_mean(g["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
+        rows.append({"model": model, by: grp, "score": e.value, "ci_lo": e.lo, "ci_hi": e.hi, "n_tasks": e.n})
+    if overall:
+        for model, g in ok.groupby("model", sort=True):
+            e = bootstrap_mean(g["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
+            rows.append({"model": model, by: "Overall", "score": e.value, "ci_lo": e.lo, "ci_hi": e.hi,
+                         "n_tasks": e.n})
+    return pd.DataFrame(rows, columns=["model", by, "score", "ci_lo", "ci_hi", "n_tasks"])
+
+
+def domain_table_wide(domain_scores: pd.DataFrame) -> pd.DataFrame:
+    """The paper's Table 3 layout: one row per model, Overall then one column per domain (in %)."""
+    wide = domain_scores.pivot(index="model", columns="domain", values="score") * 100
+    cols = ["Overall"] + [d for d in DOMAIN_ORDER if d in wide.columns]
+    return wide.reindex(columns=cols).sort_values("Overall", ascending=False).round(2)
+
+
+def checkpoint_frame(judgements: pd.DataFrame, rubrics: pd.DataFrame) -> pd.DataFrame:
+    return judgements.merge(
+        rubrics[["task_id", "checkpoint_id", "weight", "importance", "dimension", "criterion", "domain"]],
+        on=["task_id", "checkpoint_id"], how="left")
+
+
+def met_rates(cp: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per model and group: share of judged checkpoints met, and the weight-weighted met rate."""
+    judged = cp[cp["verdict"] != "judge_error"].copy()
+    judged["met_f"] = judged["met"].astype(float)
+    judged["w_met"] = judged["met_f"] * judged["weight"]
+    agg = judged.groupby(["model", by], sort=True).agg(
+        checkpoints=("met_f", "size"), met=("met_f", "sum"), weight=("weight", "sum"), weight_met=("w_met", "sum"))
+    agg["met_rate"] = agg["met"] / agg["checkpoints"]
+    agg["weighted_met_rate"] = agg["weight_met"] / agg["weight"]
+    errors = cp[cp["verdict"] == "judge_error"].groupby(["model", by]).size().rename("judge_errors")
+    out = agg.join(errors, how="left").fillna({"judge_errors": 0}).reset_index()
+    out["judge_errors"] = out["judge_errors"].astype(int)
+    return out[["model", by, "checkpoints", "met", "met_rate", "weighted_met_rate", "judge_errors"]]
+
+
+def paired_comparisons(scores: pd.DataFrame, cfg: StatsConfig) -> pd.DataFrame:
+    ok = _complete(scores)
+    wide = ok.pivot(index="task_id", columns="model", values="score")
+    rows = []
+    for a, b in combinations(sorted(wide.columns), 2):
+        both = wide[[a, b]].dropna()
+        if both.empty:
+            continue
+        e = paired_bootstrap_diff(both[a], both[b], samples=cfg.bootstrap_samples, confidence=cfg.confidence,
+                                  seed=cfg.seed)
+        rows.append({"model_a": a, "model_b": b, "shared_tasks": len(both), "mean_diff": e.value,
+                     "ci_lo": e.lo, "ci_hi": e.hi, "excludes_zero": e.excludes_zero,
+                     "a_wins": int((both[a] > both[b]).sum()), "b_wins": int((both[b] > both[a]).sum()),
+                     "ties": int((both[a] == both[b]).sum())})
+    return pd.DataFrame(rows, columns=["model_a", "model_b", "shared_tasks", "mean_diff", "ci_lo", "ci_hi",
+                                       "excludes_zero", "a_wins", "b_wins", "ties"])
+
+
+def rubric_item_analytics(cp: pd.DataFrame) -> pd.DataFrame:
+    judged = cp[cp["verdict"] != "judge_error"]
+    g = judged.groupby(["task_id", "checkpoint_id"], sort=True)
+    out = g.agg(domain=("domain", "first"), criterion=("criterion", "first"), weight=("weight", "first"),
+                importance=("importance", "first"), models_judged=("model", "nunique"),
+                models_met=("met", lambda s: int(s.astype(bool).sum()))).reset_index()
+    out["met_share"] = out["models_met"] / out["models_judged"]
+    out["flag"] = np.select([out["models_met"] == 0, out["models_met"] == out["models_judged"]],
+                            ["no model meets", "every model meets"], default="")
+    return out
+
+
+COST_COLUMNS = ["role", "model", "for_candidate", "calls", "input_tokens", "output_tokens", "cached_tokens",
+                "cost_usd"]
+
+
+def cost_table(usage: pd.DataFrame) -> pd.DataFrame:
+    """usage rows: role, model (that ran), for_candidate, call_key, input/output/cached tokens, cost_usd.
+
+    A call is counted once even when several rows point at it (a judge call covers many checkpoints).
+    """
+    if usage.empty:
+        return pd.DataFrame(columns=COST_COLUMNS)
+    u = usage.drop_duplicates(["call_key", "for_candidate"])
+    return u.groupby(["role", "model", "for_candidate"], sort=True).agg(
+        calls=("call_key", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
+        cached_tokens=("cached_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()

@@ -1,0 +1,28 @@
+"""Worked examples for judging anchor answers without handing the judge the key.
+
+When the judge grades task T's own anchor answer (to measure agreement with the experts), showing
+T's anchor with its expert verdicts as the worked example would reveal the answer key. The example
+is taken instead from another anchored task of the same domain, chosen by a keyed hash so the
+choice is deterministic and does not depend on which other tasks exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from pipelines.core.judge_prompt import WorkedExample
+from pipelines.core.submission import Submission
+
+
+def other_task_example(task: Submission, pool: Iterable[Submission], seed: str = "anchor-example") -> WorkedExample | None:
+    candidates = [s for s in pool if s.anchor is not None and s.domain == task.domain
+                  and s.submission_id != task.submission_id]
+    if not candidates:
+        return None
+
+    def rank(s: Submission) -> str:
+        return hashlib.sha256(f"{seed}\0{task.submission_id}\0{s.submission_id}".encode()).hexdigest()
+
+    best = min(candidates, key=rank)
+    return WorkedExample(best, best.anchor)

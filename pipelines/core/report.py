@@ -1,0 +1,128 @@
+"""Self-contained report (HTML with embedded images, and Markdown beside PNG files)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.core import charts
+from pipelines.core.aggregates import DOMAIN_ORDER, domain_table_wide
+
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#1a1a1a;line-height:1.45}h1{margin-bottom:.2em}h2{border-bottom:1px solid #ddd;
+padding-bottom:.2em;margin-top:1.8em}table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}.note{color:#666;font-size:.9em}img{max-width:100%}
+pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em}"""
+
+
+@dataclass
+class ReportInputs:
+    leaderboard: pd.DataFrame
+    domain_scores: pd.DataFrame
+    category_scores: pd.DataFrame
+    dimension_scores: pd.DataFrame
+    importance_scores: pd.DataFrame
+    paired_comparisons: pd.DataFrame
+    rubric_item_analytics: pd.DataFrame
+    cost_table: pd.DataFrame
+    judge_agreement: pd.DataFrame
+    task_scores: pd.DataFrame
+    lineage: pd.DataFrame  # stage, rows
+    quarantine: pd.DataFrame
+    curation_log: pd.DataFrame
+    config_text: dict[str, str] = field(default_factory=dict)  # file name -> contents
+    standin_run: bool = True
+
+
+def _pct(x: float) -> str:
+    return "" if pd.isna(x) else f"{100 * x:.1f}"
+
+
+def _fmt(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            out[c] = out[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    return out
+
+
+def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, bytes | None]]:
+    """(title, note, table, png) in report order."""
+    board = r.leaderboard.assign(score=r.leaderboard["score"].map(_pct),
+                                 ci=[f"{_pct(a)} - {_pct(b)}" for a, b in zip(r.leaderboard["ci_lo"], r.leaderboard["ci_hi"])])
+    board = board[["rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "judge_error_rate", "note"]]
+    wide = domain_table_wide(r.domain_scores) if len(r.domain_scores) else pd.DataFrame()
+    agree = r.judge_agreement[["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judge_errors", "agreement",
+                               "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1"]] if len(r.judge_agreement) else None
+    items = r.rubric_item_analytics
+    flagged = items[items["flag"] != ""].sort_values(["flag", "task_id"])[
+        ["task_id", "checkpoint_id", "flag", "models_met", "models_judged", "criterion"]] if len(items) else None
+    dropped = r.curation_log[r.curation_log["decision"] == "dropped"]
+    return [
+        ("Leaderboard", "Mean weighted task score over Gold tasks (S = sum w x / sum w), 95% percentile bootstrap "
+         "CI over tasks.", board, None),
+        ("Scores by domain", "Layout of the paper's Table 3 (%), Overall first.", wide.reset_index() if len(wide) else None,
+         charts.domain_bars(r.domain_scores[r.domain_scores["domain"] != "Overall"], DOMAIN_ORDER)
+         if len(r.domain_scores) else None),
+        ("Model x domain heatmap", "", None, charts.heatmap(wide) if len(wide) else None),
+        ("Score distributions", "", None, charts.distributions(r.task_scores) if len(r.task_scores) else None),
+        ("Paired comparisons", "Difference in mean task score on shared tasks (a - b), paired bootstrap CI.",
+         r.paired_comparisons, None),
+        ("Judge agreement with experts", "The judge grades expert-graded anchor answers. CDR = P(agree) - "
+         "P(disagree) (the paper reports 52.0% for ShotJudge). ShotJudge uses a worked example from another task "
+         "of the same domain, so the judge never sees the key to the answer it grades.", agree, None),
+        ("Scores by category", "", r.category_scores, None),
+        ("Rubric dimensions", "Checkpoints met per dimension (the paper's 16 dimensions).", r.dimension_scores, None),
+        ("Importance levels", "Met rates for Essential / Important / Optional checkpoints.", r.importance_scores, None),
+        ("Rubric items no model meets or every model meets", "", flagged, None),
+        ("Cost", "Tokens and cost per role and model (stand-ins are free).", r.cost_table, None),
+        ("Lineage", "Rows per stage, from raw files to scores.", r.lineage, None),
+        ("Quarantined submissions", "", r.quarantine[["source_path", "reason", "message"]] if len(r.quarantine) else None, None),
+        ("Curation decisions (dropped)", "", dropped[["submission_id", "rule", "detail"]] if len(dropped) else None, None),
+    ]
+
+
+def render(r: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
+    """Writes report.html (images inline) and report.md (+ images/*.png). Returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    img_dir = out_dir / "images"
+    img_dir.mkdir(exist_ok=True)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    banner = ("This run used the built-in stand-in models: the numbers demonstrate the pipeline, not model quality."
+              if r.standin_run else "")
+    h = [f"<!doctype html><html><head><meta charset='utf-8'><title>XpertBench report</title><style>{CSS}</style>"
+         f"</head><body><h1>XpertBench report</h1><p class='note'>Generated {when}. {html.escape(banner)}</p>"]
+    md = [f"# XpertBench report\n\nGenerated {when}. {banner}\n"]
+    for i, (title, note, table, png) in enumerate(_sections(r)):
+        h.append(f"<h2>{html.escape(title)}</h2>")
+        md.append(f"\n## {title}\n")
+        if note:
+            h.append(f"<p class='note'>{html.escape(note)}</p>")
+            md.append(f"{note}\n")
+        if png:
+            name = f"fig{i:02d}.png"
+            (img_dir / name).write_bytes(png)
+            h.append(f"<img alt='{html.escape(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>")
+            md.append(f"![{title}](images/{name})\n")
+        if table is not None and len(table):
+            h.append(_fmt(table).to_html(index=False, escape=True, border=0))
+            md.append(_fmt(table).to_markdown(index=False) + "\n")
+        elif png is None:
+            h.append("<p class='note'>(nothing to show)</p>")
+            md.append("_(nothing to show)_\n")
+    h.append("<h2>Configuration used</h2>")
+    md.append("\n## Configuration used\n")
+    for name, text in r.config_text.items():
+        h.append(f"<h3>{html.escape(name)}</h3><pre>{html.escape(text)}</pre>")
+        md.append(f"\n### {name}\n\n```yaml\n{text}\n```\n")
+    h.append("</body></html>")
+    html_path, md_path = out_dir / "report.html", out_dir / "report.md"
+    html_path.write_text("\n".join(h), encoding="utf-8")
+    md_path.write_text("\n".join(md), encoding="utf-8")
+    return html_path, md_path

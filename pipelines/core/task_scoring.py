@@ -1,0 +1,49 @@
+"""Turn per-checkpoint verdict rows into per-(task, model) scores (pure, table in, table out)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from pipelines.core.scoring import group_met_rate, weighted_score
+
+SCORE_COLUMNS = [
+    "task_id", "model", "domain", "status", "score", "complete", "n_checkpoints", "n_met",
+    "n_judge_errors", "weight_met", "weight_judged", "weight_total", "by_importance", "by_dimension",
+    "rubric_hash", "judge_config",
+]
+
+
+def score_tasks(verdicts: pd.DataFrame, rubrics: pd.DataFrame, generations: pd.DataFrame,
+                gold: pd.DataFrame, model: str, max_error_share: float) -> pd.DataFrame:
+    """One row per Gold task. A task whose generation failed is `generation_error`, never a zero."""
+    rub = rubrics.set_index(["task_id", "checkpoint_id"])
+    rows = []
+    for g in gold.itertuples():
+        v = verdicts[verdicts["task_id"] == g.task_id]
+        gen = generations[generations["task_id"] == g.task_id]
+        base = {"task_id": g.task_id, "model": model, "domain": g.domain}
+        if gen.empty or not gen["ok"].any():
+            err = "" if gen.empty else str(gen["error_type"].iloc[0])
+            rows.append({**base, "status": f"generation_error{(': ' + err) if err else ''}", "score": None,
+                         "complete": False})
+            continue
+        r = rub.loc[g.task_id].loc[v["checkpoint_id"]]
+        weights = r["weight"].tolist()
+        met = [None if x is None or pd.isna(x) else bool(x) for x in v["met"]]
+        s = weighted_score(weights, met, max_error_share)
+        by_imp = {lvl: group_met_rate([w for w, i in zip(weights, r["importance"]) if i == lvl],
+                                      [m for m, i in zip(met, r["importance"]) if i == lvl])
+                  for lvl in sorted(set(r["importance"]))}
+        by_dim = {d: group_met_rate([w for w, x in zip(weights, r["dimension"]) if x == d],
+                                    [m for m, x in zip(met, r["dimension"]) if x == d])
+                  for d in sorted(set(r["dimension"]))}
+        rows.append({
+            **base, "status": "scored" if s.complete else "incomplete", "score": s.score,
+            "complete": s.complete, "n_checkpoints": s.n_checkpoints, "n_met": s.n_met,
+            "n_judge_errors": s.n_judge_errors, "weight_met": s.weight_met, "weight_judged": s.weight_judged,
+            "weight_total": s.weight_total, "by_importance": json.dumps(by_imp), "by_dimension": json.dumps(by_dim),
+            "rubric_hash": r["rubric_hash"].iloc[0], "judge_config": v["judge_config"].iloc[0],
+        })
+    return pd.DataFrame(rows, columns=SCORE_COLUMNS)

@@ -1,0 +1,79 @@
+"""Generations: every candidate model answers every Gold task (one partition per model)."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.core.prompts import GENERATION_SYSTEM, generation_messages, template_hash
+from pipelines.defs.common import hashed_output, md_table, submissions_by_id
+from pipelines.defs.partitions import candidate_partitions
+from pipelines.defs.resources import XpertBenchResource
+from pipelines.llm.runner import LLMRunner
+from pipelines.llm.types import LLMRequest
+
+GROUP = "generation"
+COLUMNS = [
+    "task_id", "model", "replicate", "ok", "answer", "model_reported", "finish_reason", "input_tokens",
+    "output_tokens", "cached_tokens", "latency_s", "cost_usd", "call_key", "from_store", "error_type",
+    "error_message", "template_version", "prompt_template_hash", "source_sha256", "models_config",
+]
+
+
+def generation_requests(subs: dict, model: str, version: str, replicates: int) -> list[LLMRequest]:
+    th = template_hash(version)
+    return [
+        LLMRequest(model=model, messages=generation_messages(s), system=GENERATION_SYSTEM,
+                   template_hash=th, replicate=r, tags={"task_id": tid, "role": "candidate"})
+        for tid, s in sorted(subs.items()) for r in range(replicates)
+    ]
+
+
+@dg.asset(
+    group_name=GROUP, code_version="generations-v1", kinds={"openai", "anthropic", "parquet"},
+    partitions_def=candidate_partitions, pool="llm",
+    ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
+    description="One row per (Gold task, candidate model): the answer, the model id the API returned, "
+    "usage, latency, finish reason and call key. Calls go through the content-addressed call store, so a "
+    "rerun pays only for calls not made before.",
+)
+def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
+                tasks: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.Output:
+    model = context.partition_key
+    cfg = xpertbench.config().generation
+    models = xpertbench.models()
+    subs = submissions_by_id(tasks, gold_tasks["task_id"])
+    requests = generation_requests(subs, model, cfg.template_version, cfg.replicates)
+    sha = dict(zip(tasks["task_id"], tasks["source_sha256"]))
+    with LLMRunner(models, xpertbench.call_store_path, log=context.log.info) as runner:
+        runner.register_oracle({r.last_user_text: subs[r.tags["task_id"]].reference_answer or ""
+                                for r in requests})
+        results = runner.run(requests, desc=f"generations[{model}]")
+    rows = [
+        {
+            "task_id": req.tags["task_id"], "model": model, "replicate": req.replicate, "ok": res.ok,
+            "answer": res.text if res.ok else None, "model_reported": res.model_reported,
+            "finish_reason": res.finish_reason, "input_tokens": res.input_tokens,
+            "output_tokens": res.output_tokens, "cached_tokens": res.cached_tokens,
+            "latency_s": res.latency_s, "cost_usd": res.cost_usd, "call_key": res.call_key,
+            "from_store": res.from_store, "error_type": res.error_type, "error_message": res.error_message,
+            "template_version": cfg.template_version, "prompt_template_hash": req.template_hash,
+            "source_sha256": sha[req.tags["task_id"]], "models_config": models.fingerprint(),
+        }
+        for req, res in zip(requests, results)
+    ]
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    failed = df[~df["ok"]]
+    for _, r in failed.iterrows():
+        context.log.warning(f"generation failed for {r.task_id}: {r.error_type}: {r.error_message}")
+    # The data version covers what judging reads (answers and their keys), not latency or store hits,
+    # so re-reading identical answers from the store leaves judgements fresh.
+    version_cols = ["task_id", "replicate", "ok", "answer", "call_key"]
+    out = hashed_output(df[version_cols], metadata={
+        "calls": len(df), "sent": int((~df["from_store"] & df["ok"]).sum()),
+        "from_store": int(df["from_store"].sum()), "failed": len(failed),
+        "input_tokens": int(df["input_tokens"].sum()), "output_tokens": int(df["output_tokens"].sum()),
+        "cost_usd": float(df["cost_usd"].sum()),
+        "model_reported": ", ".join(sorted(set(df["model_reported"].dropna()))),
+        "prompt_template_hash": template_hash(cfg.template_version)[:16],
+        "sample": md_table(df[["task_id", "ok", "finish_reason", "output_tokens", "from_store"]], 10),
+    })
+    return dg.Output(df, data_version=out.data_version, metadata=out.metadata)

@@ -1,0 +1,53 @@
+"""The report: one self-contained HTML page and a Markdown version, from the aggregate tables."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.core.frames import sha256_text
+from pipelines.core.report import ReportInputs, render
+from pipelines.defs.aggregates import _concat
+from pipelines.defs.resources import XpertBenchResource
+
+GROUP = "reporting"
+TABLES = ["leaderboard", "domain_scores", "category_scores", "dimension_scores", "importance_scores",
+          "paired_comparisons", "rubric_item_analytics", "cost_table"]
+LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
+           "gold_tasks"]
+
+
+@dg.asset(
+    group_name=GROUP, code_version="report-v1", kinds={"html", "markdown"},
+    ins={**{t: dg.AssetIn() for t in TABLES + LINEAGE}, "judge_agreement": dg.AssetIn(),
+         "task_scores": dg.AssetIn(), "generations": dg.AssetIn(), "judgements": dg.AssetIn()},
+    description="assets/report/report.html (self-contained, images inline, viewable offline) and report.md: "
+    "leaderboard, Table-3 style domain scores, charts, paired comparisons, judge agreement, breakdowns, "
+    "cost, lineage counts, quarantine and curation summaries, and the configuration used.",
+)
+def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> pd.DataFrame:
+    per_model = {k: _concat(tables[k]) for k in ("task_scores", "generations", "judgements")}
+    lineage = pd.DataFrame(
+        [{"stage": "raw submission files", "rows": len(tables["submissions"]) + len(tables["submission_quarantine"])}]
+        + [{"stage": k, "rows": len(tables[k])} for k in LINEAGE]
+        + [{"stage": k, "rows": len(v)} for k, v in per_model.items()]
+        + [{"stage": t, "rows": len(tables[t])} for t in TABLES]
+    )
+    models = xpertbench.models()
+    cfg_files = {Path(xpertbench.config_path).name: Path(xpertbench.config_path),
+                 Path(xpertbench.models_path).name: Path(xpertbench.models_path)}
+    inputs = ReportInputs(
+        **{t: tables[t] for t in TABLES}, judge_agreement=tables["judge_agreement"],
+        task_scores=per_model["task_scores"], lineage=lineage, quarantine=tables["submission_quarantine"],
+        curation_log=tables["curation_log"],
+        config_text={n: (p.read_text(encoding="utf-8") if p.exists() else "(defaults)") for n, p in cfg_files.items()},
+        standin_run=models.uses_standin(),
+    )
+    html_path, md_path = render(inputs, xpertbench.assets_path / "report")
+    context.log.info(f"report written to {html_path}")
+    df = pd.DataFrame([{"file": str(p), "sha256": sha256_text(p.read_text(encoding="utf-8"))}
+                       for p in (html_path, md_path)])
+    context.add_output_metadata({"report_html": dg.MetadataValue.path(str(html_path)),
+                                 "report_md": dg.MetadataValue.path(str(md_path)),
+                                 "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
+    return df

@@ -1,0 +1,57 @@
+"""Task scores per model, and the checks that gate the aggregate stage."""
+
+import dagster as dg
+import pandas as pd
+
+from pipelines.core.task_scoring import score_tasks
+from pipelines.defs.common import counts_md, hashed_output, md_table
+from pipelines.defs.partitions import candidate_partitions
+from pipelines.defs.resources import XpertBenchResource
+
+GROUP = "scoring"
+
+
+@dg.asset(
+    group_name=GROUP, code_version="task-scores-v1", kinds={"pandas", "parquet"},
+    partitions_def=candidate_partitions,
+    ins={"judgements": dg.AssetIn(), "rubrics": dg.AssetIn(), "generations": dg.AssetIn(),
+         "gold_tasks": dg.AssetIn()},
+    description="Per (Gold task, model): S = sum(w x) / sum(w) over judged checkpoints, checkpoints met, "
+    "judge errors (excluded and counted; above the configured share the task is incomplete), and "
+    "sub-scores per importance level and dimension.",
+)
+def task_scores(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, judgements: pd.DataFrame,
+                rubrics: pd.DataFrame, generations: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.Output:
+    cfg = xpertbench.config().judge
+    df = score_tasks(judgements, rubrics, generations, gold_tasks, context.partition_key, cfg.max_error_share)
+    scored = df[df["complete"]]
+    return hashed_output(df, metadata={
+        "tasks": len(df), "complete": len(scored),
+        "mean_score": float(scored["score"].mean()) if len(scored) else float("nan"),
+        "by_status": counts_md(df["status"], "status"),
+        "scores": md_table(df[["task_id", "domain", "status", "score", "n_met", "n_judge_errors"]]),
+    })
+
+
+@dg.asset_check(asset="judgements", blocking=True, partitions_def=candidate_partitions,
+                description="Share of checkpoint verdicts that are judge errors stays under "
+                "checks.max_judge_error_rate. Blocking: aggregates never use a partition that fails it.")
+def judge_error_rate(context: dg.AssetCheckExecutionContext, xpertbench: XpertBenchResource,
+                     judgements: pd.DataFrame) -> dg.AssetCheckResult:
+    limit = xpertbench.config().checks.max_judge_error_rate
+    rate = float((judgements["verdict"] == "judge_error").mean()) if len(judgements) else 0.0
+    return dg.AssetCheckResult(passed=rate <= limit, metadata={"judge_error_rate": rate, "limit": limit})
+
+
+@dg.asset_check(asset="task_scores", blocking=True, additional_ins={"gold_tasks": dg.AssetIn()},
+                partitions_def=candidate_partitions,
+                description="Every Gold task has a complete score for this model (no missing task, no "
+                "failed generation, no task over the judge-error limit).")
+def all_gold_tasks_scored(task_scores: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.AssetCheckResult:
+    missing = sorted(set(gold_tasks["task_id"]) - set(task_scores["task_id"]))
+    incomplete = sorted(task_scores.loc[~task_scores["complete"].astype(bool), "task_id"])
+    return dg.AssetCheckResult(
+        passed=not missing and not incomplete,
+        metadata={"gold_tasks": len(gold_tasks), "missing": dg.MetadataValue.json(missing),
+                  "incomplete": dg.MetadataValue.json(incomplete)},
+    )

@@ -1,0 +1,69 @@
+"""Run the whole pipeline in stage order against a Dagster instance (what `xpertbench run` does).
+
+Three kinds of run, as Dagster requires: unpartitioned curation assets, one run per candidate
+model partition, then the unpartitioned judge meta-evaluation and aggregates. Each run is a normal
+Dagster run recorded in the instance, so the UI shows it and staleness is tracked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+
+from pipelines.definitions import ASSETS, CHECKS, defs
+
+CURATION = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
+            "gold_tasks"]
+PER_MODEL = ["generations", "judgements", "task_scores"]
+
+log = logging.getLogger("xpertbench")
+
+
+def final_stage() -> list[str]:
+    """Unpartitioned assets downstream of the model partitions (agreement, aggregates, report)."""
+    done = set(CURATION) | set(PER_MODEL) | {"raw_submissions"}
+    keys = []
+    for a in ASSETS:
+        for k in getattr(a, "keys", []):
+            name = k.to_user_string()
+            if name not in done:
+                keys.append(name)
+    return keys
+
+
+def materialize(instance: dg.DagsterInstance, selection: Sequence[str], *, partition_key: str | None = None,
+                resources: dict | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*ASSETS, *CHECKS], selection=list(selection), partition_key=partition_key, instance=instance,
+        resources=resources or defs.resources, raise_on_error=False, tags=tags,
+    )
+
+
+def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, resources: dict | None = None,
+            echo: Callable[[str], None] = print) -> bool:
+    from pipelines.defs.partitions import candidate_partitions
+
+    partitions = candidate_partitions.get_partition_keys()
+    unknown = set(models or []) - set(partitions)
+    if unknown:
+        raise SystemExit(f"unknown candidate model(s) {sorted(unknown)}; models.yaml has {partitions}")
+    steps: list[tuple[str, list[str], str | None]] = [("observe raw submissions", ["raw_submissions"], None),
+                                                      ("curation", CURATION, None)]
+    steps += [(f"model {m}", PER_MODEL, m) for m in (models or partitions)]
+    final = final_stage()
+    if final:
+        steps.append(("meta-evaluation and aggregates", final, None))
+    ok = True
+    for label, selection, pk in steps:
+        echo(f"[xpertbench] {label}: {', '.join(selection)}" + (f" [{pk}]" if pk else ""))
+        result = materialize(instance, selection, partition_key=pk, resources=resources)
+        if not result.success:
+            ok = False
+            failed = [e.step_key for e in result.all_events if e.is_step_failure]
+            echo(f"[xpertbench] {label} FAILED (steps: {', '.join(failed) or '?'}); see the run in the UI "
+                 f"(run id {result.run_id})")
+            if pk is None:
+                return False  # later stages need this one
+    return ok

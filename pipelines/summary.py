@@ -1,0 +1,57 @@
+"""Terminal summary after a run: what was read, quarantined, kept, sampled, and who leads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+
+def _read(folder: Path, name: str) -> pd.DataFrame | None:
+    p = folder / f"{name}.parquet"
+    return pd.read_parquet(p) if p.exists() else None
+
+
+def _counts_table(title: str, series: pd.Series, label: str) -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column(label)
+    t.add_column("count", justify="right")
+    for k, v in series.value_counts().sort_index().items():
+        t.add_row(str(k), str(v))
+    return t
+
+
+def print_summary(folder: Path, console: Console | None = None) -> None:
+    c = console or Console()
+    subs, quar = _read(folder, "submissions"), _read(folder, "submission_quarantine")
+    log, gold = _read(folder, "curation_log"), _read(folder, "gold_tasks")
+    if subs is None or quar is None:
+        c.print("[red]no materialised submissions found in[/red]", folder)
+        return
+    c.rule("XpertBench pipeline summary")
+    c.print(f"submission files read: {len(subs) + len(quar)}  valid: {len(subs)}  quarantined: {len(quar)}")
+    if len(quar):
+        c.print(_counts_table("Quarantined by reason", quar["reason"], "reason"))
+    if log is not None:
+        kept = log[log["decision"] == "kept"]
+        dropped = log[log["decision"] == "dropped"]
+        c.print(f"curation: {len(kept)} tasks kept, {len(dropped)} dropped")
+        if len(dropped):
+            c.print(_counts_table("Dropped by rule", dropped["rule"], "rule"))
+    if gold is not None:
+        c.print(_counts_table(f"Gold subset: {len(gold)} tasks", gold["domain"], "domain"))
+    board = _read(folder, "leaderboard")
+    if board is not None and len(board):
+        t = Table(title="Leaderboard (mean task score on Gold, 95% bootstrap CI)", title_justify="left")
+        for col in ("rank", "model", "score", "95% CI", "tasks complete"):
+            t.add_column(col, justify="right" if col != "model" else "left")
+        for r in board.itertuples():
+            t.add_row(str(r.rank), r.model, f"{100 * r.score:.1f}",
+                      f"{100 * r.ci_lo:.1f} - {100 * r.ci_hi:.1f}", f"{r.tasks_complete}/{r.tasks_gold}")
+        c.print(t)
+        c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")
+    report = folder / "report" / "report.html"
+    if report.exists():
+        c.print(f"report: {report}")
