@@ -19,4 +19,11 @@ def build_resources(assets_dir: str | None = None, **overrides: str) -> dict:
     return {"xpertbench": res, "io_manager": ParquetIOManager(base_dir=res.assets_dir)}
 
 
-defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, resources=build_resources())
+# Declarative automation is evaluated by this sensor (running by default) whenever the daemon is
+# up, e.g. under `make ui`: stale and newly missing assets are then materialised on their own.
+automation = dg.AutomationConditionSensorDefinition(
+    "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
+    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+)
+
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, sensors=[automation], resources=build_resources())

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core import aggregates as agg
-from pipelines.defs.common import hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.store import CallStore
 
@@ -54,7 +55,7 @@ OUTS = {
 
 
 @dg.multi_asset(
-    outs={k: dg.AssetOut(group_name=GROUP, code_version="aggregates-v1", kinds={"pandas", "parquet"},
+    outs={k: dg.AssetOut(group_name=GROUP, automation_condition=AUTO, code_version=versions.AGGREGATES, kinds={"pandas", "parquet"},
                          description=v) for k, v in OUTS.items()},
     ins={"task_scores": dg.AssetIn(), "judgements": dg.AssetIn(), "generations": dg.AssetIn(),
          "rubrics": dg.AssetIn(), "gold_tasks": dg.AssetIn(), "anchor_judgements": dg.AssetIn()},

@@ -6,7 +6,8 @@ import pandas as pd
 from pipelines.core.agreement import summarize
 from pipelines.core.anchors import other_task_example
 from pipelines.core.judging import JudgeJob, run_judging
-from pipelines.defs.common import hashed_output, md_table, submissions_by_id
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, hashed_output, md_table, submissions_by_id
 from pipelines.defs.judging import judge_config_hash, verdict_rows
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.runner import LLMRunner
@@ -38,13 +39,13 @@ def summary_rows(df: pd.DataFrame, samples: int, seed: int, config_hash: str) ->
 @dg.multi_asset(
     outs={
         "anchor_judgements": dg.AssetOut(
-            group_name=GROUP, code_version="agreement-v1", kinds={"openai", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.AGREEMENT, kinds={"openai", "parquet"},
             description="The judge's verdicts on the expert-graded anchor answers of Gold tasks, beside the "
             "experts' verdicts, in ShotJudge mode (worked example from another task of the same domain) and "
             "zero-shot mode.",
         ),
         "judge_agreement": dg.AssetOut(
-            group_name=GROUP, code_version="agreement-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.AGREEMENT, kinds={"pandas", "parquet"},
             description="Judge vs expert agreement: raw agreement, CDR = P(agree) - P(disagree) (the paper's "
             "metric), Cohen's kappa and balanced F1, overall and per domain, with task-level bootstrap CIs; "
             "ShotJudge and zero-shot side by side.",

@@ -35,3 +35,8 @@ def submissions_by_id(tasks: pd.DataFrame, only: "pd.Series | list[str] | None" 
         for tid, p in zip(tasks["task_id"], tasks["payload_json"])
         if wanted is None or tid in wanted
     }
+
+
+# With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its
+# own code version changed; the sensor below evaluates this every 30 s.
+AUTO = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()

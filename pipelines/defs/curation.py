@@ -6,7 +6,8 @@ import pandas as pd
 
 from pipelines.core.curation import curate, load_screening_scores, prompt_hash
 from pipelines.core.submission import Submission
-from pipelines.defs.common import counts_md, hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "curation"
@@ -21,11 +22,11 @@ LOG_COLUMNS = ["submission_id", "source_path", "source_sha256", "decision", "rul
 @dg.multi_asset(
     outs={
         "tasks": dg.AssetOut(
-            group_name=GROUP, code_version="curation-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.CURATION, kinds={"pandas", "parquet"},
             description="Submissions kept by curation: one row per task with its prompt and source.",
         ),
         "curation_log": dg.AssetOut(
-            group_name=GROUP, code_version="curation-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.CURATION, kinds={"pandas", "parquet"},
             description="One decision per valid submission: kept, or dropped with the rule and detail "
             "(expert cap, missing component, reference answer, language, exact/near duplicate, "
             "difficulty screen).",

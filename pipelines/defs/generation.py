@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.prompts import GENERATION_SYSTEM, generation_messages, template_hash
-from pipelines.defs.common import hashed_output, md_table, submissions_by_id
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, hashed_output, md_table, submissions_by_id
 from pipelines.defs.partitions import candidate_partitions
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.runner import LLMRunner
@@ -28,7 +29,7 @@ def generation_requests(subs: dict, model: str, version: str, replicates: int) -
 
 
 @dg.asset(
-    group_name=GROUP, code_version="generations-v1", kinds={"openai", "anthropic", "parquet"},
+    group_name=GROUP, automation_condition=AUTO, code_version=versions.GENERATIONS, kinds={"openai", "anthropic", "parquet"},
     partitions_def=candidate_partitions, pool="llm",
     ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
     description="One row per (Gold task, candidate model): the answer, the model id the API returned, "

@@ -5,7 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.gold import select_gold
-from pipelines.defs.common import hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "gold"
@@ -14,7 +15,7 @@ GOLD_COLUMNS = ["task_id", "domain", "category", "rank_in_domain", "sample_key",
 
 
 @dg.asset(
-    group_name=GROUP, code_version="gold-v1", kinds={"pandas", "parquet"},
+    group_name=GROUP, automation_condition=AUTO, code_version=versions.GOLD, kinds={"pandas", "parquet"},
     ins={"tasks": dg.AssetIn(), "rubric_findings": dg.AssetIn()},
     description="XpertBench-Gold: tasks sampled per domain in proportion to size with a per-domain floor, "
     "ranked within each domain by a keyed hash so that adding tasks does not reshuffle Gold. Tasks with "

@@ -5,7 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.intake import folder_fingerprint, parse_folder
-from pipelines.defs.common import counts_md, hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "ingest"
@@ -13,6 +14,8 @@ GROUP = "ingest"
 
 @dg.observable_source_asset(
     group_name=GROUP,
+    # Observed every minute when the daemon runs (`make ui`); `xpertbench run/refresh` observe it first.
+    automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
     description="Expert submissions as files under raw_submissions/. Its data version is a content "
     "hash of every file in the folder, so editing one file marks downstream assets stale.",
 )
@@ -30,12 +33,12 @@ QUARANTINE_COLUMNS = ["source_path", "source_sha256", "size_bytes", "reason", "m
 @dg.multi_asset(
     outs={
         "submissions": dg.AssetOut(
-            group_name=GROUP, code_version="submissions-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.INTAKE, kinds={"pandas", "parquet"},
             description="Every submission file that parsed and passed the schema (validation/"
             "submission.schema.json), one row each, with its file path and sha256.",
         ),
         "submission_quarantine": dg.AssetOut(
-            group_name=GROUP, code_version="submissions-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.INTAKE, kinds={"pandas", "parquet"},
             description="Files that could not be accepted: path, sha256, reason code and message. "
             "Nothing is dropped silently.",
         ),

@@ -6,7 +6,8 @@ import pandas as pd
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
 from pipelines.core.judging import JudgeJob, run_judging
 from pipelines.core.frames import stable_json, sha256_text
-from pipelines.defs.common import counts_md, hashed_output, md_table, submissions_by_id
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table, submissions_by_id
 from pipelines.defs.partitions import candidate_partitions
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.runner import LLMRunner
@@ -48,7 +49,7 @@ def verdict_rows(verdicts, jobs, judge_model: str, template_version: str, config
 
 
 @dg.asset(
-    group_name=GROUP, code_version="judgements-v1", kinds={"openai", "anthropic", "parquet"},
+    group_name=GROUP, automation_condition=AUTO, code_version=versions.JUDGEMENTS, kinds={"openai", "anthropic", "parquet"},
     partitions_def=candidate_partitions, pool="llm",
     ins={"generations": dg.AssetIn(), "tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
     description="ShotJudge verdicts: one row per (task, model, checkpoint), met / not_met / judge_error "

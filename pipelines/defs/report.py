@@ -6,8 +6,10 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.frames import sha256_text
+from pipelines.defs import versions
 from pipelines.core.report import ReportInputs, render
 from pipelines.defs.aggregates import _concat
+from pipelines.defs.common import AUTO
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "reporting"
@@ -18,7 +20,7 @@ LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rub
 
 
 @dg.asset(
-    group_name=GROUP, code_version="report-v1", kinds={"html", "markdown"},
+    group_name=GROUP, automation_condition=AUTO, code_version=versions.REPORT, kinds={"html", "markdown"},
     ins={**{t: dg.AssetIn() for t in TABLES + LINEAGE}, "judge_agreement": dg.AssetIn(),
          "task_scores": dg.AssetIn(), "generations": dg.AssetIn(), "judgements": dg.AssetIn()},
     description="assets/report/report.html (self-contained, images inline, viewable offline) and report.md: "

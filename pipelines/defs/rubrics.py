@@ -8,7 +8,8 @@ from pipelines.core.expectations import load_suite, run_suite
 from pipelines.core.frames import sha256_text, stable_json
 from pipelines.core.rubric_lint import lint_all
 from pipelines.core.submission import Submission
-from pipelines.defs.common import counts_md, hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "rubrics"
@@ -24,12 +25,12 @@ def rubric_hash(s: Submission) -> str:
 @dg.multi_asset(
     outs={
         "rubrics": dg.AssetOut(
-            group_name=GROUP, code_version="rubrics-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.RUBRICS, kinds={"pandas", "parquet"},
             description="One row per checkpoint of every curated task (criterion, weight, importance, "
             "dimension, polarity) with the rubric's content hash.",
         ),
         "rubric_findings": dg.AssetOut(
-            group_name=GROUP, code_version="rubrics-v1", kinds={"pandas", "parquet"},
+            group_name=GROUP, automation_condition=AUTO, code_version=versions.RUBRICS, kinds={"pandas", "parquet"},
             description="Rubric lint for every valid submission: checkpoint count, weights vs importance, "
             "atomicity, polarity, taxonomy, anchor coverage and task<->rubric consistency. Severity "
             "'error' keeps a task out of Gold.",

@@ -4,7 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.task_scoring import score_tasks
-from pipelines.defs.common import counts_md, hashed_output, md_table
+from pipelines.defs import versions
+from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
 from pipelines.defs.partitions import candidate_partitions
 from pipelines.defs.resources import XpertBenchResource
 
@@ -12,7 +13,7 @@ GROUP = "scoring"
 
 
 @dg.asset(
-    group_name=GROUP, code_version="task-scores-v1", kinds={"pandas", "parquet"},
+    group_name=GROUP, automation_condition=AUTO, code_version=versions.TASK_SCORES, kinds={"pandas", "parquet"},
     partitions_def=candidate_partitions,
     ins={"judgements": dg.AssetIn(), "rubrics": dg.AssetIn(), "generations": dg.AssetIn(),
          "gold_tasks": dg.AssetIn()},

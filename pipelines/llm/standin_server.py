@@ -97,6 +97,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # silent: request lines are noise in test output
 
+    def setup(self) -> None:
+        super().setup()
+        # Without TCP_NODELAY, Nagle plus the client's delayed ACK adds ~40 ms to every reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- plumbing ------------------------------------------------------------------------
     def do_GET(self) -> None:
         self._guard(self._get)
@@ -122,8 +127,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
+        # Headers and body in one write: one segment on the wire instead of two.
+        self._headers_buffer.append(b"\r\n" + body)
+        self.flush_headers()
 
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
@@ -387,8 +393,8 @@ class StandinServer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m pipelines.llm.standin_server --port 8765 --latency-s 0.2``"""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """``python -m pipelines.llm standin --port 8765 --latency-s 0.2`` (see pipelines/llm/__main__.py)"""
+    ap = argparse.ArgumentParser(prog="python -m pipelines.llm standin", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--port", type=int, default=0, help="0 = pick a free port")
     ap.add_argument("--latency-s", type=float, default=0.0, help="fixed delay per model request")
     args = ap.parse_args(argv)

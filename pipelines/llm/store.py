@@ -85,7 +85,12 @@ def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
 
 def call_key(request: LLMRequest, config: ModelsConfig) -> str:
     """sha256 hex of the canonical JSON of :func:`key_material` (never the API key, never tags)."""
-    return hashlib.sha256(canonical_json(key_material(request, config)).encode("utf-8")).hexdigest()
+    return key_of(key_material(request, config))
+
+
+def key_of(material: dict[str, Any]) -> str:
+    """The call key of already-built key material."""
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,197 @@
+"""One async interface over the official OpenAI (chat.completions) and Anthropic (messages) SDKs.
+
+The SDKs' own retries are switched off (``max_retries=0``): the runner owns retry, backoff,
+deadlines and rate limits, so every provider behaves the same (the SDKs differ, e.g. openai
+refuses a retry-after above 120 s while anthropic sleeps for any value). Every attempt passes an
+explicit timeout, which also keeps anthropic from refusing large ``max_tokens`` non-streaming
+requests (it raises "Streaming is required" only when it picks the timeout itself).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+
+from pipelines.llm.config import ConfigError, ModelConfig, ProviderConfig
+from pipelines.llm.types import LLMRequest
+
+STANDIN_API_KEY = "standin-no-secret"  # the stand-in needs *a* key header, never a real one
+
+# Anthropic extended-thinking budgets per effort level (the API's minimum budget is 1024).
+ANTHROPIC_THINKING_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32000}
+_ANTHROPIC_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "content_filter"}
+
+
+class EmptyContent(Exception):
+    """HTTP 200 without any text. Retryable, unless the token budget ran out (see runner)."""
+
+    def __init__(self, finish_reason: str | None) -> None:
+        super().__init__(f"empty content (finish_reason={finish_reason})")
+        self.finish_reason = finish_reason
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model_reported: str | None
+    finish_reason: str | None
+    input_tokens: int  # all prompt tokens, cached ones included
+    output_tokens: int
+    cached_tokens: int
+    latency_s: float
+
+
+class ChatClient(ABC):
+    """A provider connection. Create inside the event loop that uses it; close with aclose()."""
+
+    @abstractmethod
+    async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+def resolve_api_key(provider_name: str, provider: ProviderConfig) -> str:
+    """The provider's key from its environment variable; stand-ins get a dummy key if none named."""
+    if provider.api_key_env is None:
+        # Stand-ins and keyless OpenAI-compatible servers (vLLM's convention is "EMPTY").
+        return STANDIN_API_KEY if provider.kind == "standin" else "EMPTY"
+    key = os.environ.get(provider.api_key_env, "").strip()
+    if not key:
+        raise ConfigError(f"provider {provider_name!r}: environment variable {provider.api_key_env} is not set")
+    return key
+
+
+def _timeout(timeout_s: float) -> httpx2.Timeout:
+    return httpx2.Timeout(timeout_s, connect=min(10.0, timeout_s))
+
+
+def _limits(max_concurrency: int) -> httpx2.Limits:
+    # Keep a pooled connection per concurrent call: reconnecting per call costs throughput.
+    return httpx2.Limits(max_connections=max(max_concurrency * 2, 16), max_keepalive_connections=max(max_concurrency, 16))
+
+
+class OpenAIChatClient(ChatClient):
+    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int) -> None:
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(limits=_limits(max_concurrency)),
+        )
+
+    async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
+        messages: list[dict[str, str]] = []
+        if request.system is not None:
+            messages.append({"role": "system", "content": request.system})
+        messages.extend(request.messages)
+        kwargs: dict[str, Any] = {"model": model.model_id, "messages": messages, "timeout": _timeout(timeout_s)}
+        if model.temperature is not None:
+            kwargs["temperature"] = model.temperature
+        if model.top_p is not None:
+            kwargs["top_p"] = model.top_p
+        if model.reasoning_effort is not None:
+            # Reasoning models count hidden reasoning in max_completion_tokens and reject max_tokens.
+            kwargs["reasoning_effort"] = model.reasoning_effort
+            kwargs["max_completion_tokens"] = model.max_tokens
+        else:
+            kwargs["max_tokens"] = model.max_tokens
+        if request.response_format == "json":
+            kwargs["response_format"] = {"type": "json_object"}
+        if model.extra_params:
+            kwargs["extra_body"] = dict(model.extra_params)
+        t0 = time.perf_counter()
+        resp = await self._client.chat.completions.create(**kwargs)
+        latency = time.perf_counter() - t0
+        choice = resp.choices[0] if resp.choices else None
+        text = (choice.message.content or "") if choice is not None else ""
+        finish = choice.finish_reason if choice is not None else None
+        if not text.strip():
+            raise EmptyContent(finish)
+        usage = resp.usage
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        return Completion(
+            text=text,
+            model_reported=resp.model,
+            finish_reason=finish,
+            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            output_tokens=(usage.completion_tokens or 0) if usage else 0,
+            cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+            latency_s=latency,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+class AnthropicMessagesClient(ChatClient):
+    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int) -> None:
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=_limits(max_concurrency)),
+        )
+
+    async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
+        # anthropic>=1 dropped temperature/top_p (and we send thinking the same way) from the typed
+        # signature; extra_body puts them in the JSON body unchanged.
+        body: dict[str, Any] = {}
+        effort = model.reasoning_effort
+        if effort is not None and effort != "none":
+            budget = min(ANTHROPIC_THINKING_BUDGET[effort], model.max_tokens - 1)
+            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            # Extended thinking rejects a custom temperature/top_p: leave both unset.
+        else:
+            if model.temperature is not None:
+                body["temperature"] = model.temperature
+            if model.top_p is not None:
+                body["top_p"] = model.top_p
+        body.update(model.extra_params)
+        kwargs: dict[str, Any] = {
+            "model": model.model_id,
+            "max_tokens": model.max_tokens,
+            "messages": request.messages,
+            "timeout": _timeout(timeout_s),
+        }
+        if request.system is not None:
+            kwargs["system"] = request.system
+        if body:
+            kwargs["extra_body"] = body
+        t0 = time.perf_counter()
+        resp = await self._client.messages.create(**kwargs)
+        latency = time.perf_counter() - t0
+        text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
+        finish = _ANTHROPIC_FINISH.get(resp.stop_reason or "", resp.stop_reason)
+        if not text.strip():
+            raise EmptyContent(finish)
+        u = resp.usage
+        cache_read = getattr(u, "cache_read_input_tokens", 0) or 0
+        cache_write = getattr(u, "cache_creation_input_tokens", 0) or 0
+        return Completion(
+            text=text,
+            model_reported=resp.model,
+            finish_reason=finish,
+            # Anthropic's input_tokens excludes cache reads/writes; we report the total prompt.
+            input_tokens=(u.input_tokens or 0) + cache_read + cache_write,
+            output_tokens=u.output_tokens or 0,
+            cached_tokens=cache_read,
+            latency_s=latency,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def build_client(provider_name: str, provider: ProviderConfig, base_url: str | None) -> ChatClient:
+    """A client for ``provider``; ``base_url`` overrides the config (used for the built-in stand-in)."""
+    api_key = resolve_api_key(provider_name, provider)
+    cls = OpenAIChatClient if provider.wire == "openai" else AnthropicMessagesClient
+    return cls(base_url if base_url is not None else provider.base_url, api_key, provider.max_concurrency)
