@@ -89,6 +89,14 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     state: _State
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (timeout, closed pool) is routine here, not worth a traceback.
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect

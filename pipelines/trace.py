@@ -1,0 +1,161 @@
+"""`xpertbench trace TASK [--model M]`: the chain behind one task's score, from the raw file onwards.
+
+Everything is read back from what the pipeline materialised (parquet tables and the Dagster
+instance's materialisation records) and checked against the file on disk, so the trace shows what
+was actually used, not what the code would do now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.paths import ASSETS_DIR, RAW_SUBMISSIONS_DIR
+
+
+def _read(folder: Path, name: str, partition: str | None = None) -> pd.DataFrame:
+    p = folder / name / f"{partition}.parquet" if partition else folder / f"{name}.parquet"
+    if not p.exists():
+        raise FileNotFoundError(f"{p} not found: materialise the pipeline first (make run)")
+    return pd.read_parquet(p)
+
+
+def _dagster_versions(instance: dg.DagsterInstance | None, asset: str, partition: str | None = None) -> dict:
+    if instance is None:
+        return {}
+    ev = instance.get_latest_materialization_event(dg.AssetKey(asset)) if partition is None else None
+    if partition is not None:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
+        ev = records[0].event_log_entry if records else None
+    if ev is None or ev.asset_materialization is None:
+        return {}
+    tags = ev.asset_materialization.tags or {}
+    return {"run_id": ev.run_id, "code_version": tags.get("dagster/code_version"),
+            "data_version": (tags.get("dagster/data_version") or "")[:16]}
+
+
+def trace(task_id: str, model: str | None = None, assets_dir: Path = ASSETS_DIR,
+          raw_dir: Path = RAW_SUBMISSIONS_DIR, instance: dg.DagsterInstance | None = None) -> dict[str, Any]:
+    subs = _read(assets_dir, "submissions")
+    row = subs[subs["submission_id"] == task_id]
+    if row.empty:
+        quarantine = _read(assets_dir, "submission_quarantine")
+        raise KeyError(f"{task_id!r} is not a valid submission "
+                       f"({len(quarantine)} files are quarantined; see submission_quarantine)")
+    r = row.iloc[0]
+    path = raw_dir / r.source_path
+    disk_sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    out: dict[str, Any] = {
+        "task_id": task_id,
+        "raw_file": {"path": str(path), "sha256_recorded": r.source_sha256, "sha256_on_disk": disk_sha,
+                     "matches": disk_sha == r.source_sha256, **_dagster_versions(instance, "submissions")},
+    }
+    log = _read(assets_dir, "curation_log")
+    d = log[log["submission_id"] == task_id].iloc[0]
+    out["curation"] = {"decision": d.decision, "rule": None if pd.isna(d.rule) else d.rule, "detail": d.detail, "config": d.curation_config}
+    rubrics = _read(assets_dir, "rubrics")
+    rub = rubrics[rubrics["task_id"] == task_id]
+    findings = _read(assets_dir, "rubric_findings")
+    f = findings[findings["submission_id"] == task_id]
+    out["rubric"] = {"rubric_hash": rub["rubric_hash"].iloc[0] if len(rub) else None, "checkpoints": len(rub),
+                     "total_weight": float(rub["weight"].sum()) if len(rub) else 0.0,
+                     "findings": [f"{x.severity}: {x.check}: {x.message}" for x in f.itertuples()]}
+    gold = _read(assets_dir, "gold_tasks")
+    g = gold[gold["task_id"] == task_id]
+    out["gold"] = ({"in_gold": True, "domain": g.iloc[0].domain, "rank_in_domain": int(g.iloc[0].rank_in_domain),
+                    "quota": int(g.iloc[0].quota), "sample_key": g.iloc[0].sample_key,
+                    "config": g.iloc[0].gold_config}
+                   if len(g) else {"in_gold": False})
+    out["models"] = {}
+    if not len(g):
+        return out
+    board_path = assets_dir / "leaderboard.parquet"
+    board = pd.read_parquet(board_path) if board_path.exists() else pd.DataFrame()
+    models = [model] if model else sorted(p.stem for p in (assets_dir / "generations").glob("*.parquet"))
+    for m in models:
+        gen = _read(assets_dir, "generations", m)
+        gr = gen[gen["task_id"] == task_id].iloc[0]
+        jd = _read(assets_dir, "judgements", m)
+        jr = jd[jd["task_id"] == task_id].merge(rub[["checkpoint_id", "weight", "criterion"]], on="checkpoint_id")
+        sc = _read(assets_dir, "task_scores", m)
+        s = sc[sc["task_id"] == task_id].iloc[0]
+        n_complete = int(sc["complete"].sum())
+        share = (float(s.score) / n_complete) if s.complete and n_complete else None
+        b = board[board["model"] == m] if len(board) else board
+        out["models"][m] = {
+            "generation": {"call_key": gr.call_key, "prompt_template_hash": gr.prompt_template_hash,
+                           "template_version": gr.template_version, "model_reported": gr.model_reported,
+                           "finish_reason": gr.finish_reason, "tokens": [int(gr.input_tokens), int(gr.output_tokens)],
+                           **_dagster_versions(instance, "generations", m)},
+            "judge": {"judge_model": jr["judge_model"].iloc[0], "judge_config": jr["judge_config"].iloc[0],
+                      "mode": jr["judge_mode"].iloc[0], "example_task_id": jr["example_task_id"].iloc[0],
+                      "template_hash": jr["judge_template_hash"].iloc[0],
+                      "call_keys": sorted(set(jr["judge_call_key"].dropna())),
+                      "model_reported": jr["judge_model_reported"].dropna().iloc[0] if jr["judge_model_reported"].notna().any() else None,
+                      **_dagster_versions(instance, "judgements", m)},
+            "verdicts": [(x.checkpoint_id, float(x.weight), x.verdict, x.rationale or x.error_reason or "")
+                         for x in jr.itertuples()],
+            "score": {"score": None if pd.isna(s.score) else float(s.score), "status": s.status,
+                      "weight_met": float(s.weight_met) if pd.notna(s.weight_met) else None,
+                      "weight_judged": float(s.weight_judged) if pd.notna(s.weight_judged) else None},
+            "leaderboard": {"model_score": float(b.iloc[0].score) if len(b) else None,
+                            "tasks_complete": n_complete, "this_task_contributes": share},
+        }
+    return out
+
+
+def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | None,
+                console: Console | None = None) -> int:
+    c = console or Console()
+    try:
+        t = trace(task_id, model, instance=instance)
+    except (KeyError, FileNotFoundError) as e:
+        c.print(f"[red]{e}[/red]")
+        return 1
+    rf = t["raw_file"]
+    c.rule(f"trace {task_id}")
+    c.print(f"[bold]raw file[/bold] {rf['path']}\n  sha256 {rf['sha256_recorded']} "
+            + ("[green](matches the file on disk)[/green]" if rf["matches"] else "[red](file on disk differs: refresh)[/red]"))
+    cu = t["curation"]
+    c.print(f"[bold]curation[/bold] {cu['decision']}" + (f" by {cu['rule']}" if cu["rule"] else "")
+            + f": {cu['detail']} (config {cu['config']})")
+    ru = t["rubric"]
+    c.print(f"[bold]rubric[/bold] {ru['checkpoints']} checkpoints, total weight {ru['total_weight']:g}, "
+            f"hash {str(ru['rubric_hash'])[:16]}")
+    for finding in ru["findings"]:
+        c.print(f"  lint {finding}")
+    go = t["gold"]
+    if not go["in_gold"]:
+        c.print("[bold]gold[/bold] not in the Gold subset: no generations or scores")
+        return 0
+    c.print(f"[bold]gold[/bold] {go['domain']} rank {go['rank_in_domain']} of quota {go['quota']} "
+            f"(sample key {go['sample_key']}, config {go['config']})")
+    for m, info in t["models"].items():
+        gen, jd, sc, lb = info["generation"], info["judge"], info["score"], info["leaderboard"]
+        c.rule(m)
+        c.print(f"[bold]generation[/bold] call {gen['call_key'][:16]}, template {gen['template_version']} "
+                f"({gen['prompt_template_hash'][:12]}), API model id {gen['model_reported']}, finish "
+                f"{gen['finish_reason']}, tokens in/out {gen['tokens'][0]}/{gen['tokens'][1]}")
+        c.print(f"[bold]judge[/bold] {jd['judge_model']} (API id {jd['model_reported']}), mode {jd['mode']}"
+                + (f" with worked example from {jd['example_task_id']}" if jd["example_task_id"] else "")
+                + f", config {jd['judge_config']}, template {jd['template_hash'][:12]}, "
+                f"{len(jd['call_keys'])} call(s): {', '.join(k[:12] for k in jd['call_keys'])}")
+        tab = Table("checkpoint", "weight", "verdict", "rationale", show_lines=False)
+        for cid, w, v, why in info["verdicts"]:
+            tab.add_row(cid, f"{w:g}", v, why[:90])
+        c.print(tab)
+        if sc["score"] is not None:
+            c.print(f"[bold]score[/bold] {sc['weight_met']:g} / {sc['weight_judged']:g} = {100 * sc['score']:.2f}% "
+                    f"({sc['status']})")
+        if lb["this_task_contributes"] is not None and lb["model_score"] is not None:
+            c.print(f"[bold]leaderboard[/bold] {m} scores {100 * lb['model_score']:.2f}% = mean of "
+                    f"{lb['tasks_complete']} complete tasks; this task contributes "
+                    f"{100 * lb['this_task_contributes']:.2f} points")
+    return 0
