@@ -73,18 +73,21 @@ def _timeout(timeout_s: float) -> httpx2.Timeout:
     return httpx2.Timeout(timeout_s, connect=min(10.0, timeout_s))
 
 
-def _limits(max_concurrency: int) -> httpx2.Limits:
+def _http_client(sdk: Any, transport: str, max_concurrency: int) -> httpx2.AsyncClient:
+    """The SDK's own default HTTP client class, with a pool sized to the provider's concurrency."""
     # Keep a pooled connection per concurrent call: reconnecting per call costs throughput.
-    return httpx2.Limits(max_connections=max(max_concurrency * 2, 16), max_keepalive_connections=max(max_concurrency, 16))
+    limits = httpx2.Limits(max_connections=max(max_concurrency * 2, 16), max_keepalive_connections=max(max_concurrency, 16))
+    cls = sdk.DefaultAioHttpClient if transport == "aiohttp" else sdk.DefaultAsyncHttpxClient
+    return cls(limits=limits)
 
 
 class OpenAIChatClient(ChatClient):
-    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int) -> None:
+    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int, transport: str = "httpx2") -> None:
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
-            http_client=openai.DefaultAsyncHttpxClient(limits=_limits(max_concurrency)),
+            http_client=_http_client(openai, transport, max_concurrency),
         )
 
     async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
@@ -132,12 +135,12 @@ class OpenAIChatClient(ChatClient):
 
 
 class AnthropicMessagesClient(ChatClient):
-    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int) -> None:
+    def __init__(self, base_url: str | None, api_key: str, max_concurrency: int, transport: str = "httpx2") -> None:
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
-            http_client=anthropic.DefaultAsyncHttpxClient(limits=_limits(max_concurrency)),
+            http_client=_http_client(anthropic, transport, max_concurrency),
         )
 
     async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
@@ -194,4 +197,6 @@ def build_client(provider_name: str, provider: ProviderConfig, base_url: str | N
     """A client for ``provider``; ``base_url`` overrides the config (used for the built-in stand-in)."""
     api_key = resolve_api_key(provider_name, provider)
     cls = OpenAIChatClient if provider.wire == "openai" else AnthropicMessagesClient
-    return cls(base_url if base_url is not None else provider.base_url, api_key, provider.max_concurrency)
+    return cls(
+        base_url if base_url is not None else provider.base_url, api_key, provider.max_concurrency, provider.http_transport
+    )

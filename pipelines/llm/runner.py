@@ -12,6 +12,9 @@
   batch resumes where it stopped.
 * Per-call clock: the deadline starts when the call is first admitted by the provider limiter
   (queueing behind max_concurrency does not eat it) and covers attempts, backoff and cool-downs.
+* The runner owns one event loop on a background thread for its whole life. SDK clients,
+  their connection pools and the provider limits live there and persist across batches, and
+  ``run`` works the same from plain code, from a Dagster op, or under a running loop (notebook).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import asyncio
 import concurrent.futures
 import json
 import random
+import threading
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from pipelines.llm.accounting import Estimate, ModelEstimate, estimate_input_tokens, estimate_output_tokens
@@ -39,6 +43,7 @@ from pipelines.llm.store import CallStore, StoredCall, call_key, key_material, k
 from pipelines.llm.types import LLMRequest, LLMResult
 
 _MAX_ERRORS_LOGGED = 5
+T = TypeVar("T")
 
 
 class LLMRunner:
@@ -61,6 +66,8 @@ class LLMRunner:
         self._standin_latency_s = standin_latency_s
         self._limiters = {name: ProviderLimiter(p) for name, p in config.providers.items()}
         self._server: StandinServer | None = None
+        self._loop: _LoopThread | None = None
+        self._clients: dict[str, ChatClient] = {}
         self._oracle: dict[str, str] = {}
         self._secrets: set[str] = set()
         self._rng = random.Random(seed)
@@ -73,7 +80,9 @@ class LLMRunner:
         self.close()
 
     def start(self) -> LLMRunner:
-        """Start the built-in stand-in server if a configured model needs it (idempotent)."""
+        """Start the event loop thread and, if a model needs it, the stand-in server (idempotent)."""
+        if self._loop is None:
+            self._loop = _LoopThread()
         if self._server is None and self.config.uses_standin():
             self._server = StandinServer(latency_s=self._standin_latency_s).start()
             if self._oracle:
@@ -81,12 +90,25 @@ class LLMRunner:
         return self
 
     def close(self) -> None:
+        """Close SDK clients, stop the loop thread and the stand-in server; safe to call twice."""
+        loop, self._loop = self._loop, None
         server, self._server = self._server, None
         try:
-            if server is not None:
-                server.stop()
+            if loop is not None:
+                try:
+                    loop.submit(self._close_clients()).result(timeout=30)
+                finally:
+                    loop.stop()
         finally:
-            self.store.close()
+            try:
+                if server is not None:
+                    server.stop()
+            finally:
+                self.store.close()
+
+    async def _close_clients(self) -> None:
+        clients, self._clients = self._clients, {}
+        await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
 
     @property
     def standin(self) -> StandinServer | None:
@@ -155,18 +177,29 @@ class LLMRunner:
     # -- running -------------------------------------------------------------------------
     def run(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
         """Synchronous entry point: results in request order."""
+        loop = self.start()._loop
+        assert loop is not None
+        if loop.is_current():
+            raise RuntimeError("LLMRunner.run() called from the runner's own loop; use `await arun()`")
+        fut = loop.submit(self._arun(requests, desc))
         try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.arun(requests, desc))
-        # Called from inside a running loop (a notebook, an async framework): a loop cannot be
-        # nested, so run the batch on its own loop in a worker thread.
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-runner") as ex:
-            return ex.submit(asyncio.run, self.arun(requests, desc)).result()
+            return fut.result()
+        except BaseException:
+            # Ctrl-C or a caller-side cancellation: stop the batch instead of letting it run on
+            # unseen in the background. Finished calls are already in the store.
+            fut.cancel()
+            raise
 
     async def arun(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
+        """Async entry point, awaitable from any event loop; the work runs on the runner's loop."""
+        loop = self.start()._loop
+        assert loop is not None
+        if loop.is_current():
+            return await self._arun(requests, desc)
+        return await asyncio.wrap_future(loop.submit(self._arun(requests, desc)))
+
+    async def _arun(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
         desc = desc or "llm"
-        self.start()
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
         stored = self.store.get_many(keys)
@@ -193,26 +226,23 @@ class LLMRunner:
         stats: Counter[str] = Counter()
         writes = _BatchedWrites(self.store, progress.log)
         try:
-            clients = self._build_clients({self.config.model(requests[i].model).provider for i in to_send})
-            try:
+            clients = self._clients_for({self.config.model(requests[i].model).provider for i in to_send})
 
-                async def one(i: int) -> None:
-                    res = await self._call(requests[i], keys[i], clients, stats)
-                    if res.ok:
-                        writes.add(keys[i], requests[i].model, materials[i], _response_record(res))
-                    results[i] = res
-                    if not res.ok:
-                        stats["errors"] += 1
-                        if stats["errors"] <= _MAX_ERRORS_LOGGED:
-                            progress.log(
-                                f"{desc}: {res.model} call {res.call_key[:12]} failed after {res.attempts} "
-                                f"attempt(s): {res.error_type}: {res.error_message}"
-                            )
-                    progress.advance(1 + len(followers.get(i, ())), error=not res.ok)
+            async def one(i: int) -> None:
+                res = await self._call(requests[i], keys[i], clients, stats)
+                if res.ok:
+                    writes.add(keys[i], requests[i].model, materials[i], _response_record(res))
+                results[i] = res
+                if not res.ok:
+                    stats["errors"] += 1
+                    if stats["errors"] <= _MAX_ERRORS_LOGGED:
+                        progress.log(
+                            f"{desc}: {res.model} call {res.call_key[:12]} failed after {res.attempts} "
+                            f"attempt(s): {res.error_type}: {res.error_message}"
+                        )
+                progress.advance(1 + len(followers.get(i, ())), error=not res.ok)
 
-                await asyncio.gather(*(one(i) for i in to_send))
-            finally:
-                await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
+            await asyncio.gather(*(one(i) for i in to_send))
         finally:
             progress.close()
             writes.flush(final=True)  # raises if the store cannot be written: results would be lost
@@ -239,15 +269,15 @@ class LLMRunner:
             return self._server.base_url + ("/v1" if p.wire == "openai" else "")
         return p.base_url
 
-    def _build_clients(self, provider_names: set[str]) -> dict[str, ChatClient]:
-        clients: dict[str, ChatClient] = {}
-        for name in sorted(provider_names):
+    def _clients_for(self, provider_names: set[str]) -> dict[str, ChatClient]:
+        """Clients for these providers, built on first use and kept for the runner's life."""
+        for name in sorted(provider_names - set(self._clients)):
             p = self.config.providers[name]
             key = resolve_api_key(name, p)  # raises ConfigError before anything is sent
             if p.api_key_env:
                 self._secrets.add(key)
-            clients[name] = build_client(name, p, self._base_url(name))
-        return clients
+            self._clients[name] = build_client(name, p, self._base_url(name))
+        return {name: self._clients[name] for name in provider_names}
 
     def _redact(self, text: str | None) -> str | None:
         if text is None:
@@ -352,6 +382,41 @@ class LLMRunner:
             error_message=self._redact(f.message),
             tags=dict(request.tags),
         )
+
+
+class _LoopThread:
+    """An asyncio event loop running forever on a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="llm-runner-loop", daemon=True)
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self) -> None:
+        async def _drain() -> None:
+            # Let cancelled batches unwind before the loop stops.
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        try:
+            self.submit(_drain()).result(timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+            if not self._thread.is_alive():
+                self.loop.close()
 
 
 def _response_record(r: LLMResult) -> dict[str, Any]:

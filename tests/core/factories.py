@@ -8,14 +8,19 @@ from typing import Any
 from pipelines.core.submission import Submission
 
 WORDS = ("liquidity covenant leverage refinancing maturity collateral amortisation hedging "
-         "counterparty exposure derivative valuation discount premium volatility").split()
+         "counterparty exposure derivative valuation discount premium volatility tranche "
+         "guarantee seniority").split()
+QUALIFIERS = ("quarterly audited projected blended nominal adjusted trailing forward gross net "
+              "weighted marginal implied effective residual headline consolidated segment").split()
 
 
 def submission_dict(sid: str = "t-001", *, expert: str = "e1", domain: str = "Finance",
                     n_checkpoints: int = 16, topic: str = "covenant", when: str = "2026-01-01T00:00:00Z",
                     **overrides: Any) -> dict:
     rubric = [
-        {"id": f"c{i:02d}", "criterion": f"States the {topic} {WORDS[i % len(WORDS)]} figure number {i} correctly",
+        {"id": f"c{i:02d}",
+         # Each criterion has its own words, so a truncated answer really misses the later ones.
+         "criterion": f"{QUALIFIERS[i % 18].capitalize()} {WORDS[i % 18]} equals {100 + 7 * i}",
          "weight": 10 if i < 6 else (6 if i < 13 else 2),
          "importance": "Essential" if i < 6 else ("Important" if i < 13 else "Optional"),
          "dimension": "Accuracy & Factual Correctness", "polarity": "requirement"}
