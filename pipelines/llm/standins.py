@@ -73,10 +73,14 @@ def truncate_reference(reference: str, share: float = PARTIAL_SHARE) -> str:
     """The first ``share`` of the sentences (at least one, never all when there are two or more)."""
     spans = sentence_spans(reference)
     if len(spans) >= 2:
-        k = min(max(1, round(share * len(spans))), len(spans) - 1)
+        k = min(max(1, _half_up(share * len(spans))), len(spans) - 1)
         return reference[: spans[k - 1][1]].strip()
     words = reference.split()  # a single sentence: cut by words instead
-    return " ".join(words[: max(1, round(share * len(words)))])
+    return " ".join(words[: max(1, _half_up(share * len(words)))])
+
+
+def _half_up(x: float) -> int:
+    return int(x + 0.5)  # round() rounds 4.5 to 4 (banker's rounding); a reader expects 5
 
 
 def topic_words(prompt: str, n: int = 4) -> list[str]:
@@ -202,9 +206,19 @@ RESPONDERS: dict[str, Responder] = {
 
 
 def respond(model_id: str, prompt: str, table: Mapping[str, str]) -> Reply | None:
-    """The reply of stand-in ``model_id`` to ``prompt`` (last user message); None if unknown model."""
-    responder = RESPONDERS.get(model_id)
-    return responder(prompt, table) if responder else None
+    """The reply of stand-in ``model_id`` to ``prompt`` (last user message); None if unknown model.
+
+    ``standin-generic@b`` is a variant of ``standin-generic``: the same behaviour with a sign-off
+    naming the variant, so several stand-in candidates can give distinct (but comparable) answers.
+    """
+    base, _, variant = model_id.partition("@")
+    responder = RESPONDERS.get(base)
+    if responder is None:
+        return None
+    reply = responder(prompt, table)
+    if variant and base != "standin-judge":
+        reply = Reply(f"{reply.text}\n\n(Prepared by stand-in desk {variant}.)", reply.finish_reason)
+    return reply
 
 
 __all__ = [
