@@ -62,7 +62,9 @@ def domain_table_wide(domain_scores: pd.DataFrame) -> pd.DataFrame:
     """The paper's Table 3 layout: one row per model, Overall then one column per domain (in %)."""
     wide = domain_scores.pivot(index="model", columns="domain", values="score") * 100
     cols = ["Overall"] + [d for d in DOMAIN_ORDER if d in wide.columns]
-    return wide.reindex(columns=cols).sort_values("Overall", ascending=False).round(2)
+    wide = wide.reindex(columns=cols).sort_values("Overall", ascending=False).round(2)
+    wide.columns.name = None
+    return wide
 
 
 def checkpoint_frame(judgements: pd.DataFrame, rubrics: pd.DataFrame) -> pd.DataFrame:
