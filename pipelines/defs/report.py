@@ -1,5 +1,6 @@
 """The report: one self-contained HTML page and a Markdown version, from the aggregate tables."""
 
+import base64
 from pathlib import Path
 
 import dagster as dg
@@ -49,7 +50,10 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
     context.log.info(f"report written to {html_path}")
     df = pd.DataFrame([{"file": str(p), "sha256": sha256_text(p.read_text(encoding="utf-8"))}
                        for p in (html_path, md_path)])
-    context.add_output_metadata({"report_html": dg.MetadataValue.path(str(html_path)),
+    charts = {f"chart_{p.stem}": dg.MetadataValue.md(
+        f"![{p.stem}](data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()})")
+        for p in sorted((html_path.parent / "images").glob("*.png"))}
+    context.add_output_metadata({**charts, "report_html": dg.MetadataValue.path(str(html_path)),
                                  "report_md": dg.MetadataValue.path(str(md_path)),
                                  "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
     return df
