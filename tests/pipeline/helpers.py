@@ -22,10 +22,12 @@ CATEGORY = {"Finance": "Equity Research & Corporate Analysis", "Law": "Legal Res
 
 
 def models_yaml(path: Path, *, base_url: str | None = None, candidates: tuple[str, ...] = ("oracle", "partial", "generic"),
-                extra_models: dict | None = None) -> Path:
+                extra_models: dict | None = None, api_key_env: str | None = None) -> Path:
     """A stand-in config; with base_url the providers use that (external, countable) server."""
     prov = {"kind": "standin", "max_concurrency": 8, "timeout_s": 10, "deadline_s": 60, "max_retries": 2,
             "retry_after_cap_s": 1, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+    if api_key_env:
+        prov["api_key_env"] = api_key_env
     if base_url:
         prov_oa = {**prov, "protocol": "openai", "base_url": base_url + "/v1"}
         prov_an = {**prov, "protocol": "anthropic", "base_url": base_url}
