@@ -76,8 +76,10 @@ def _timeout(timeout_s: float) -> httpx2.Timeout:
 def _http_client(sdk: Any, transport: str, max_concurrency: int) -> httpx2.AsyncClient:
     """The SDK's own default HTTP client class, with a pool sized to the provider's concurrency."""
     # Keep a pooled connection per concurrent call: reconnecting per call costs throughput.
-    limits = httpx2.Limits(max_connections=max(max_concurrency * 2, 16), max_keepalive_connections=max(max_concurrency, 16))
-    cls = sdk.DefaultAioHttpClient if transport == "aiohttp" else sdk.DefaultAsyncHttpxClient
+    limits = httpx2.Limits(
+        max_connections=max(max_concurrency * 2, 16), max_keepalive_connections=max(max_concurrency, 16)
+    )
+    cls: type[httpx2.AsyncClient] = sdk.DefaultAioHttpClient if transport == "aiohttp" else sdk.DefaultAsyncHttpxClient
     return cls(limits=limits)
 
 
@@ -197,6 +199,5 @@ def build_client(provider_name: str, provider: ProviderConfig, base_url: str | N
     """A client for ``provider``; ``base_url`` overrides the config (used for the built-in stand-in)."""
     api_key = resolve_api_key(provider_name, provider)
     cls = OpenAIChatClient if provider.wire == "openai" else AnthropicMessagesClient
-    return cls(
-        base_url if base_url is not None else provider.base_url, api_key, provider.max_concurrency, provider.http_transport
-    )
+    url = base_url if base_url is not None else provider.base_url
+    return cls(url, api_key, provider.max_concurrency, provider.http_transport)

@@ -20,6 +20,7 @@ Protocol = Literal["openai", "anthropic"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+ANTHROPIC_MIN_THINKING_BUDGET = 1024  # the Messages API rejects smaller thinking budgets
 
 
 class ConfigError(ValueError):
@@ -48,18 +49,24 @@ class ProviderConfig(_Frozen):
     retry_after_cap_s: float = Field(default=60.0, ge=0)
     backoff_base_s: float = Field(default=1.0, gt=0)
     backoff_max_s: float = Field(default=60.0, gt=0)
-    # The SDKs' HTTP transport: httpx2 (their default) or aiohttp (their documented option "for
-    # improved concurrency performance"; about 30% less CPU per call, see bench/llm_throughput.py).
-    http_transport: Literal["httpx2", "aiohttp"] = "httpx2"
+    # The SDKs' HTTP transport: aiohttp (their documented option "for improved concurrency
+    # performance": ~30% less CPU per call and no per-request scan of the connection pool, see
+    # bench/llm_throughput.py) or httpx2 (their built-in default). Faults behave the same on both
+    # (tests/llm/test_llm_faults.py runs every fault on each).
+    http_transport: Literal["aiohttp", "httpx2"] = "aiohttp"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_protocol(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") in ("openai", "anthropic") and data.get("protocol") is None:
+            data = {**data, "protocol": data["kind"]}
+        return data
 
     @model_validator(mode="after")
     def _protocol(self) -> ProviderConfig:
-        if self.kind == "standin":
-            if self.protocol is None:
-                raise ValueError("kind 'standin' needs protocol: openai | anthropic")
-        elif self.protocol is None:
-            object.__setattr__(self, "protocol", self.kind)
-        elif self.protocol != self.kind:
+        if self.protocol is None:
+            raise ValueError("kind 'standin' needs protocol: openai | anthropic")
+        if self.kind != "standin" and self.protocol != self.kind:
             raise ValueError(f"kind {self.kind!r} speaks protocol {self.kind!r}, not {self.protocol!r}")
         if self.kind == "anthropic" and not self.api_key_env:
             raise ValueError("kind 'anthropic' needs api_key_env (name of the variable holding the key)")
@@ -94,7 +101,9 @@ class ModelConfig(_Frozen):
     def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """Cost of one call; ``input_tokens`` includes ``cached_tokens``, which are priced separately."""
         cached = min(cached_tokens, input_tokens)
-        cached_price = self.price_input_per_mtok if self.price_cached_input_per_mtok is None else self.price_cached_input_per_mtok
+        cached_price = self.price_cached_input_per_mtok
+        if cached_price is None:
+            cached_price = self.price_input_per_mtok
         return (
             (input_tokens - cached) * self.price_input_per_mtok
             + cached * cached_price
@@ -128,6 +137,15 @@ class ModelsConfig(_Frozen):
         for name, m in self.models.items():
             if m.provider not in self.providers:
                 problems.append(f"model {name!r}: unknown provider {m.provider!r} (known: {sorted(self.providers)})")
+            elif (
+                self.providers[m.provider].protocol == "anthropic"
+                and m.reasoning_effort not in (None, "none")
+                and m.max_tokens <= ANTHROPIC_MIN_THINKING_BUDGET
+            ):
+                problems.append(
+                    f"model {name!r}: extended thinking needs max_tokens above the minimum thinking budget "
+                    f"({ANTHROPIC_MIN_THINKING_BUDGET}), got {m.max_tokens}"
+                )
         refs = [("candidates", c) for c in self.candidates] + [("screening", s) for s in self.screening]
         refs.append(("judge", self.judge))
         if self.anchor is not None:

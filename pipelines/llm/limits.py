@@ -1,12 +1,12 @@
 """Per-provider admission control shared by every call of a runner.
 
 Three limits, taken in this order for each HTTP attempt:
-1. ``max_concurrency`` – an asyncio semaphore (one per event loop: asyncio primitives are bound
+1. ``max_concurrency`` - an asyncio semaphore (one per event loop: asyncio primitives are bound
    to the loop that first uses them, and ``LLMRunner.run`` starts a fresh loop per batch);
 2. a provider-wide cool-down after a 429 that carried retry-after (the provider throttles the
    account, not one request, so every call waits rather than each discovering it separately);
-3. ``requests_per_minute`` – calls are spaced 60/rpm seconds apart (no bursts), and
-   ``tokens_per_minute`` – a token bucket holding one minute's budget, debited by an estimate
+3. ``requests_per_minute`` - calls are spaced 60/rpm seconds apart (no bursts), and
+   ``tokens_per_minute`` - a token bucket holding one minute's budget, debited by an estimate
    before the call and corrected with the real usage after it.
 The rate state is plain arithmetic on ``time.monotonic()`` under a thread lock, so it survives
 across batches and event loops: the limits hold for the runner's whole life.
@@ -18,8 +18,6 @@ import asyncio
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from pipelines.llm.config import ProviderConfig
 
@@ -76,10 +74,14 @@ class ProviderLimiter:
             with self._lock:
                 self._tokens += min(float(estimated), float(self.tpm)) - actual
 
-    @asynccontextmanager
-    async def slot(self, est_tokens: int) -> AsyncIterator[None]:
-        """Hold a concurrency slot, after waiting for the cool-down and rate limits."""
-        async with self._semaphore():
+    async def acquire(self, est_tokens: int) -> None:
+        """Take a concurrency slot, then wait out the cool-down and rate limits.
+
+        Cancellation (e.g. the call's deadline) at any point gives the slot back.
+        """
+        sem = self._semaphore()
+        await sem.acquire()
+        try:
             if self.rpm or self.tpm:
                 wait = self._reserve_rate(est_tokens)
                 if wait > 0:
@@ -87,7 +89,12 @@ class ProviderLimiter:
             # A 429 elsewhere may have started (or extended) a cool-down while we waited.
             while (wait := self._cooldown_wait()) > 0:
                 await asyncio.sleep(wait)
-            yield
+        except BaseException:
+            sem.release()
+            raise
+
+    def release(self) -> None:
+        self._semaphore().release()
 
     def _cooldown_wait(self) -> float:
         with self._lock:

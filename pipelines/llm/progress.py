@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
@@ -38,7 +39,8 @@ class BatchProgress:
                 console=Console(file=sys.stderr),
                 transient=False,
             )
-            self._task = self._progress.add_task(desc, total=total, store=0, errors=0)
+            # escape: "generations[oracle]" would otherwise be read as rich markup and vanish
+            self._task = self._progress.add_task(escape(desc), total=total, store=0, errors=0)
             self._progress.start()
 
     def line(self) -> str:

@@ -29,6 +29,16 @@ from pipelines.llm.clients import EmptyContent
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
+_TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError, TimeoutError, asyncio.TimeoutError, httpx2.TimeoutException)
+_CONNECTION = (openai.APIConnectionError, anthropic.APIConnectionError, httpx2.TransportError, ConnectionError)
+# A 200 whose body is cut or not JSON: both SDKs let the raw parse error escape.
+_MALFORMED = (
+    json.JSONDecodeError,
+    pydantic.ValidationError,
+    openai.APIResponseValidationError,
+    anthropic.APIResponseValidationError,
+)
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -80,13 +90,13 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
         return _status_error(exc)
     # Timeouts first: APITimeoutError subclasses APIConnectionError in both SDKs.
-    if isinstance(exc, openai.APITimeoutError | anthropic.APITimeoutError | TimeoutError | asyncio.TimeoutError | httpx2.TimeoutException):
+    if isinstance(exc, _TIMEOUTS):
         return Failure("Timeout", "no complete response within the per-attempt timeout", True)
-    if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError | httpx2.TransportError | ConnectionError):
+    if isinstance(exc, _CONNECTION):
         cause = exc.__cause__ or exc.__context__
         detail = f" ({type(cause).__name__})" if cause is not None else ""
         return Failure("ConnectionError", f"connection failed{detail}: {exc}", True)
-    if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | openai.APIResponseValidationError | anthropic.APIResponseValidationError):
+    if isinstance(exc, _MALFORMED):
         return Failure("MalformedResponse", f"unparseable response body: {type(exc).__name__}: {str(exc)[:200]}", True)
     if isinstance(exc, EmptyContent):
         if exc.finish_reason == "length":

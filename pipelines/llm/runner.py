@@ -31,7 +31,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pipelines.llm.accounting import Estimate, ModelEstimate, estimate_input_tokens, estimate_output_tokens
+from pipelines.llm.accounting import (
+    Estimate,
+    ModelEstimate,
+    estimate_input_tokens,
+    estimate_output_tokens,
+    usage_table,
+)
 from pipelines.llm.clients import ChatClient, Completion, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
@@ -137,6 +143,9 @@ class LLMRunner:
                 with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - configured URL
                     resp.read()
         return len(entries)
+
+    # Roll-up of results per role/model/task (see pipelines.llm.accounting.usage_table).
+    usage_table = staticmethod(usage_table)
 
     # -- keys ----------------------------------------------------------------------------
     def call_key(self, request: LLMRequest) -> str:
@@ -324,9 +333,17 @@ class LLMRunner:
         failure: Failure | None = None
         while True:
             completion: Completion | None = None
-            async with limiter.slot(est_tokens):
-                if deadline is None:
-                    deadline = loop.time() + provider.deadline_s
+            if deadline is None:
+                await limiter.acquire(est_tokens)
+                deadline = loop.time() + provider.deadline_s
+            else:
+                try:
+                    # A retry queues for a slot again; that wait counts against the deadline.
+                    async with asyncio.timeout_at(deadline):
+                        await limiter.acquire(est_tokens)
+                except TimeoutError:
+                    return self._failed(request, key, attempts, _deadline_failure(provider.deadline_s, failure))
+            try:
                 budget = min(provider.timeout_s, deadline - loop.time())
                 if budget <= 0:
                     return self._failed(request, key, attempts, _deadline_failure(provider.deadline_s, failure))
@@ -339,6 +356,8 @@ class LLMRunner:
                         completion = await client.complete(model, request, budget)
                 except Exception as exc:  # noqa: BLE001 - every failure is classified below
                     failure = classify(exc)
+            finally:
+                limiter.release()
             if completion is not None:
                 limiter.settle_tokens(est_tokens, completion.input_tokens + completion.output_tokens)
                 return self._succeeded(request, key, attempts, completion)
@@ -438,7 +457,9 @@ class _BatchedWrites:
     at most that much, and everything is flushed before ``arun`` returns.
     """
 
-    def __init__(self, store: CallStore, log: Callable[[str], None], flush_s: float = 0.05, max_rows: int = 256) -> None:
+    def __init__(
+        self, store: CallStore, log: Callable[[str], None], flush_s: float = 0.05, max_rows: int = 256
+    ) -> None:
         self._store, self._log = store, log
         self._flush_s, self._max_rows = flush_s, max_rows
         self._rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []

@@ -9,12 +9,14 @@ Routes
   POST  /_oracle   {"entries": {sha256(prompt): reference}}   add oracle answers
   POST  /_script   {"faults": [fault, ...]}   one fault consumed per model request (default ok)
   POST  /_reset    clear request log and fault script (oracle entries stay)
-  GET   /_log      {"requests": [{path, model, retry_count, headers, fault}, ...]}
+  GET   /_log      {"requests": [{path, protocol, model, retry_count, headers, params, fault, t}, ...]}
+                   (headers without credentials; params = body without the prompt, plus its sha256)
 
 Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``retry_after_ms``,
-``should_retry``), ``delay_s`` / ``hang_s`` (sleep, then continue), ``drop`` (close without a
+``should_retry``, ``message``), ``delay_s`` / ``hang_s`` (sleep, then continue), ``drop`` (close without a
 response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
 ``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
+``trickle_s`` (200 whose body arrives in pieces over that many seconds),
 ``cached_tokens`` (usage reports this many cached input tokens).
 
 Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
@@ -23,10 +25,12 @@ Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import socket
 import threading
+import time
 from collections import deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -74,7 +78,7 @@ class _State:
         self.oracle: dict[str, str] = {}
         self.faults: deque[dict[str, Any]] = deque()
         # Bounded so a long offline run cannot grow memory without limit.
-        self.log: deque[dict[str, Any]] = deque(maxlen=50_000)
+        self.log: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.stopping = threading.Event()
 
     def next_fault(self) -> dict[str, Any]:
@@ -100,6 +104,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    # Buffer each response and send it with one write when the handler flushes (the stdlib
+    # default writes headers and body separately, a second small segment per reply).
+    wbufsize = 64 * 1024
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
@@ -135,9 +142,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        # Headers and body in one write: one segment on the wire instead of two.
-        self._headers_buffer.append(b"\r\n" + body)
-        self.flush_headers()
+        self.end_headers()
+        self.wfile.write(body)  # buffered (wbufsize): headers and body leave in one write
 
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
@@ -160,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_json()
         except (json.JSONDecodeError, UnicodeDecodeError):
-            self._error("openai" if "chat/completions" in path else "anthropic", 400, "request body is not JSON")
+            body = None
+        if not isinstance(body, dict):
+            self._error("openai" if "chat/completions" in path else "anthropic", 400, "request body is not a JSON object")
             return
         if path == "/_script":
             faults = body.get("faults", [])
@@ -197,14 +205,25 @@ class _Handler(BaseHTTPRequestHandler):
             etype = _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
             body = {"type": "error", "error": {"type": etype, "message": message}}
         else:
-            etype = "rate_limit_exceeded" if status == 429 else ("server_error" if status >= 500 else "invalid_request_error")
+            if status == 429:
+                etype = "rate_limit_exceeded"
+            else:
+                etype = "server_error" if status >= 500 else "invalid_request_error"
             body = {"error": {"message": message, "type": etype, "param": None, "code": etype}}
         self._send_json(status, body, headers)
 
     def _model_call(self, protocol: str, body: dict[str, Any]) -> None:
         state = self.server.state
-        fault = state.next_fault()
+        auth = self.headers.get("authorization", "")
+        authorized = (auth.lower().startswith("bearer ") and bool(auth[7:].strip())) or bool(self.headers.get("x-api-key"))
+        # An unauthenticated request is refused before it can consume a scripted fault.
+        fault = state.next_fault() if authorized else {}
         model = str(body.get("model", ""))
+        # Sampling parameters as sent (prompt text replaced by its hash: the log stays small).
+        params = {k: v for k, v in body.items() if k not in ("messages", "system")}
+        params["prompt_sha256"] = hashlib.sha256(
+            json.dumps([body.get("system"), body.get("messages")], ensure_ascii=False).encode("utf-8")
+        ).hexdigest()
         with state.lock:
             state.log.append(
                 {
@@ -213,11 +232,12 @@ class _Handler(BaseHTTPRequestHandler):
                     "model": model,
                     "retry_count": self.headers.get("x-stainless-retry-count"),
                     "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS},
+                    "params": params,
                     "fault": fault,
+                    "t": time.monotonic(),  # this process's monotonic clock (spacing checks)
                 }
             )
-        auth = self.headers.get("authorization", "")
-        if not (auth.lower().startswith("bearer ") and auth[7:].strip()) and not self.headers.get("x-api-key"):
+        if not authorized:
             self._error(protocol, 401, "missing API key (Authorization: Bearer or x-api-key)")
             return
         wait = state.latency_s + float(fault.get("delay_s", 0)) + float(fault.get("hang_s", 0))
@@ -226,10 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault.get("drop"):
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if "status" in fault and int(fault["status"]) != 200:
             self._fault_status(protocol, fault)
@@ -251,13 +269,30 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             text, finish = reply.text, reply.finish_reason
         finish = str(fault.get("finish_reason", finish))
-        input_tokens = approx_tokens(json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or ""))
+        prompt_text = json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or "")
+        input_tokens = approx_tokens(prompt_text)
         usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
         payload = (self._openai_body if protocol == "openai" else self._anthropic_body)(model, text, finish, usage)
         raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault.get("truncate"):
             raw = raw[: len(raw) // 2]
+        if fault.get("trickle_s"):
+            self._trickle(raw, float(fault["trickle_s"]))
+            return
         self._send(200, raw)
+
+    def _trickle(self, raw: bytes, seconds: float) -> None:
+        """Headers at once, then the body in 10 pieces spread over ``seconds`` (a slow stream)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        step = max(1, len(raw) // 10)
+        for i in range(0, len(raw), step):
+            self.wfile.write(raw[i : i + step])
+            self.wfile.flush()
+            if self.server.state.stopping.wait(seconds / 10):
+                return
 
     def _fault_status(self, protocol: str, fault: dict[str, Any]) -> None:
         status = int(fault["status"])
@@ -272,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             phrase = HTTPStatus(status).phrase
         except ValueError:
             phrase = "Overloaded" if status == 529 else "Error"
-        self._error(protocol, status, f"stand-in fault: {status} {phrase}", headers)
+        self._error(protocol, status, str(fault.get("message", f"stand-in fault: {status} {phrase}")), headers)
 
     @staticmethod
     def _last_user_text(body: dict[str, Any]) -> str:
@@ -338,8 +373,7 @@ class StandinServer:
         """``http://127.0.0.1:PORT`` (no path; OpenAI clients add ``/v1``)."""
         if self._httpd is None:
             raise RuntimeError("StandinServer is not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._httpd.server_address[1]}"
 
     @property
     def latency_s(self) -> float:

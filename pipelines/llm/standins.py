@@ -4,10 +4,10 @@ They exist so the whole pipeline runs offline and scores differ between candidat
 nothing about real model quality. Every reply is a pure function of the request (and of the
 oracle table the caller registered): no clock, no randomness.
 
-* ``standin-oracle``  – the registered reference answer for the prompt (else the generic answer)
-* ``standin-partial`` – the first ~45% of the reference answer's sentences (else generic)
-* ``standin-generic`` – a plausible but unspecific structured answer built from the prompt
-* ``standin-judge``   – verdict JSON by a transparent lexical rule (see :func:`judge_reply`)
+* ``standin-oracle``  - the registered reference answer for the prompt (else the generic answer)
+* ``standin-partial`` - the first ~45% of the reference answer's sentences (else generic)
+* ``standin-generic`` - a plausible but unspecific structured answer built from the prompt
+* ``standin-judge``   - verdict JSON by a transparent lexical rule (see :func:`judge_reply`)
 
 Judge prompt protocol (the judge template follows it exactly): the last user message holds
 ``<rubric>\\n[{"id", "criterion", "polarity": "requirement"|"must_not"}, ...]\\n</rubric>`` and
@@ -160,7 +160,8 @@ def parse_judge_prompt(prompt: str) -> tuple[list[dict[str, str]] | None, str]:
         if it["id"] in seen:
             continue
         seen.add(it["id"])
-        rubric.append({"id": it["id"], "criterion": it["criterion"], "polarity": str(it.get("polarity", "requirement"))})
+        polarity = str(it.get("polarity", "requirement"))
+        rubric.append({"id": it["id"], "criterion": it["criterion"], "polarity": polarity})
     return rubric, answer
 
 

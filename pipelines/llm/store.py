@@ -17,6 +17,7 @@ Concurrency: WAL mode plus a busy timeout make concurrent writers safe across th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -236,10 +237,8 @@ class CallStore:
         with self._lock:
             conns, self._all = self._all, []
         for db in conns:
-            try:
+            with contextlib.suppress(sqlite3.ProgrammingError):
                 db.close()
-            except sqlite3.ProgrammingError:
-                pass
         self._local = threading.local()
 
     def __enter__(self) -> CallStore:
