@@ -118,6 +118,25 @@ def rubric_item_analytics(cp: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, judge_model: str, judge_cost,
+               stored_usage: dict[str, dict]) -> pd.DataFrame:
+    """Token and cost rows per call: candidates from the generation rows, judge calls from their
+    stored usage (`stored_usage`: call key -> usage dict from the call store)."""
+    cols = ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"]
+    gen = generations.assign(role="candidate", for_candidate=generations["model"])[cols] if len(generations) else \
+        pd.DataFrame(columns=cols)
+    rows = []
+    for key, cand in judge_rows[["judge_call_key", "model"]].dropna().drop_duplicates().itertuples(index=False):
+        u = stored_usage.get(key)
+        if u is None:
+            continue
+        tin, tout, tc = (int(u.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
+        rows.append({"role": "judge", "model": judge_model, "for_candidate": cand, "call_key": key,
+                     "input_tokens": tin, "output_tokens": tout, "cached_tokens": tc,
+                     "cost_usd": judge_cost(tin, tout, tc)})
+    return pd.concat([gen, pd.DataFrame(rows, columns=cols)], ignore_index=True)
+
+
 COST_COLUMNS = ["role", "model", "for_candidate", "calls", "input_tokens", "output_tokens", "cached_tokens",
                 "cost_usd"]
 

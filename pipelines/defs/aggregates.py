@@ -5,39 +5,20 @@ import pandas as pd
 
 from pipelines.core import aggregates as agg
 from pipelines.defs import versions
-from pipelines.defs.common import AUTO, hashed_output, md_table
+from pipelines.defs.common import AUTO, concat_partitions, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.store import CallStore
 
 GROUP = "reporting"
 
 
-def _concat(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    frames = [df for _, df in sorted(parts.items()) if len(df)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, xpertbench: XpertBenchResource) -> pd.DataFrame:
-    """Token and cost rows per call: candidates from generations, judge calls from the call store."""
-    models = xpertbench.models()
-    gen = generations.assign(role="candidate", for_candidate=generations["model"])[
-        ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"]]
-    keys = judge_rows[["judge_call_key", "model"]].dropna().drop_duplicates()
-    rows = []
-    if len(keys):
-        with CallStore(xpertbench.call_store_path) as store:
-            stored = store.get_many(keys["judge_call_key"].unique())
-        judge_cfg = models.model(models.judge)
-        for key, cand in keys.itertuples(index=False):
-            sc = stored.get(key)
-            if sc is None:
-                continue
-            u = sc.response.get("usage", {})
-            tin, tout, tc = (int(u.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
-            rows.append({"role": "judge", "model": models.judge, "for_candidate": cand, "call_key": key,
-                         "input_tokens": tin, "output_tokens": tout, "cached_tokens": tc,
-                         "cost_usd": judge_cfg.cost_usd(tin, tout, tc)})
-    return pd.concat([gen, pd.DataFrame(rows, columns=gen.columns)], ignore_index=True)
+def judge_usage(judge_rows: pd.DataFrame, xpertbench: XpertBenchResource) -> dict[str, dict]:
+    """Usage of the judge calls behind these rows, read back from the call store."""
+    keys = judge_rows["judge_call_key"].dropna().unique()
+    if not len(keys):
+        return {}
+    with CallStore(xpertbench.call_store_path) as store:
+        return {k: sc.response.get("usage", {}) for k, sc in store.get_many(keys).items()}
 
 
 OUTS = {
@@ -64,10 +45,11 @@ def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchRe
                      task_scores: dict[str, pd.DataFrame], judgements: dict[str, pd.DataFrame],
                      generations: dict[str, pd.DataFrame], rubrics: pd.DataFrame, gold_tasks: pd.DataFrame,
                      anchor_judgements: pd.DataFrame):
-    cfg = xpertbench.config()
-    scores = _concat(task_scores).merge(gold_tasks[["task_id", "category"]], on="task_id", how="left")
-    judged = _concat(judgements)
-    gens = _concat(generations)
+    cfg, models = xpertbench.config(), xpertbench.models()
+    scores = concat_partitions(task_scores).merge(gold_tasks[["task_id", "category"]], on="task_id", how="left")
+    judged = concat_partitions(judgements)
+    gens = concat_partitions(generations)
+    judge_rows = pd.concat([judged, anchor_judgements.assign(model="anchor")], ignore_index=True)
     cp = agg.checkpoint_frame(judged, rubrics)
     board = agg.leaderboard(scores, judged, cfg.stats, cfg.checks.max_judge_error_rate)
     domains = agg.group_scores(scores, "domain", cfg.stats)
@@ -79,8 +61,8 @@ def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchRe
         "importance_scores": agg.met_rates(cp, "importance"),
         "paired_comparisons": agg.paired_comparisons(scores, cfg.stats),
         "rubric_item_analytics": agg.rubric_item_analytics(cp),
-        "cost_table": agg.cost_table(usage_rows(gens, pd.concat([judged, anchor_judgements.assign(
-            model="anchor")], ignore_index=True), xpertbench)),
+        "cost_table": agg.cost_table(agg.usage_rows(
+            gens, judge_rows, models.judge, models.model(models.judge).cost_usd, judge_usage(judge_rows, xpertbench))),
     }
     previews = {"leaderboard": md_table(board), "domain_scores": dg.MetadataValue.md(
         agg.domain_table_wide(domains).to_markdown()) if len(domains) else md_table(domains)}

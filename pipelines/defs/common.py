@@ -25,6 +25,12 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     return md_table(vc)
 
 
+def concat_partitions(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All partitions of a per-model asset as one table (an unpartitioned asset's input is a dict)."""
+    frames = [df for _, df in sorted(parts.items()) if len(df)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def submissions_by_id(tasks: pd.DataFrame, only: "pd.Series | list[str] | None" = None) -> dict:
     """Rebuild the immutable Submission objects carried in a table's payload_json column."""
     from pipelines.core.submission import Submission

@@ -90,6 +90,10 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         "by_verdict": counts_md(df["verdict"], "verdict"),
         "by_mode": counts_md(df["judge_mode"], "judge_mode"),
         "zero_shot_fallback_tasks": len(fallback),
+        "judge_model": models.judge,
+        "judge_config": judge_config_hash(xpertbench),
+        "judge_template_hash": judge_template_hash(cfg.template_version, cfg.mode)[:16],
+        "model_reported": ", ".join(sorted(set(df["judge_model_reported"].dropna()))),
         "errors": md_table(errors[["task_id", "checkpoint_id", "error_reason"]], 20),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)

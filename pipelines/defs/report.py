@@ -9,8 +9,7 @@ import pandas as pd
 from pipelines.core.frames import sha256_text
 from pipelines.defs import versions
 from pipelines.core.report import ReportInputs, render
-from pipelines.defs.aggregates import _concat
-from pipelines.defs.common import AUTO
+from pipelines.defs.common import AUTO, concat_partitions
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "reporting"
@@ -29,7 +28,7 @@ LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rub
     "cost, lineage counts, quarantine and curation summaries, and the configuration used.",
 )
 def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> pd.DataFrame:
-    per_model = {k: _concat(tables[k]) for k in ("task_scores", "generations", "judgements")}
+    per_model = {k: concat_partitions(tables[k]) for k in ("task_scores", "generations", "judgements")}
     lineage = pd.DataFrame(
         [{"stage": "raw submission files", "rows": len(tables["submissions"]) + len(tables["submission_quarantine"])}]
         + [{"stage": k, "rows": len(tables[k])} for k in LINEAGE]
