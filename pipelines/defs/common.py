@@ -44,5 +44,7 @@ def submissions_by_id(tasks: pd.DataFrame, only: "pd.Series | list[str] | None" 
 
 
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its
-# own code version changed; the sensor below evaluates this every 30 s.
-AUTO = dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()
+# own code version changed, and only once its parents' blocking checks (GX suites, judge-error
+# rate, Gold coverage) passed; the sensor in definitions.py evaluates this every 30 s.
+AUTO = (dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()) & \
+    dg.AutomationCondition.all_deps_blocking_checks_passed()
