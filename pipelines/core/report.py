@@ -94,7 +94,9 @@ def render(r: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     img_dir = out_dir / "images"
     img_dir.mkdir(exist_ok=True)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    banner = ("This run used the built-in stand-in models: the numbers demonstrate the pipeline, not model quality."
+    banner = ("This run used the built-in stand-in models: the numbers demonstrate the pipeline, not model quality. "
+              "The stand-in judge grades by lexical overlap and ignores the worked example, so its ShotJudge and "
+              "zero-shot agreement figures coincide; a real judge shows the difference."
               if r.standin_run else "")
     h = [f"<!doctype html><html><head><meta charset='utf-8'><title>XpertBench report</title><style>{CSS}</style>"
          f"</head><body><h1>XpertBench report</h1><p class='note'>Generated {when}. {html.escape(banner)}</p>"]

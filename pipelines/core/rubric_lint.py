@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pipelines.config import RubricConfig
 from pipelines.core.submission import Submission
 from pipelines.core.taxonomy import load_taxonomy
-from pipelines.core.text import content_tokens
+from pipelines.llm.lexical import content_tokens, strip_must_not
 
 _ENUMERATION = re.compile(r"(?:^|\s)(?:\(?[1-9][.)]|[a-e]\))\s")
 _JOINERS = re.compile(r";|\bas well as\b|\band also\b|\bin addition\b|\badditionally\b", re.I)
@@ -47,7 +47,7 @@ def consistency_share(s: Submission, text: str | None = None) -> float:
     vocab = content_tokens(text if text is not None else task_text(s))
     ok = 0
     for c in s.rubric:
-        ct = content_tokens(re.sub(r"^\s*must not\b", "", c.criterion, flags=re.I))
+        ct = content_tokens(strip_must_not(c.criterion))
         shared = len(ct & vocab)
         # Two shared content words, or a third of a short criterion's words, mark it as on-task.
         if ct and (shared >= 2 or shared / len(ct) >= 0.3):
