@@ -57,9 +57,6 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
     steps: list[tuple[str, list[str], str | None]] = [("observe raw submissions", ["raw_submissions"], None),
                                                       ("curation", CURATION, None)]
     steps += [(f"model {m}", PER_MODEL, m) for m in (models or partitions)]
-    final = final_stage()
-    if final:
-        steps.append(("meta-evaluation and aggregates", final, None))
     ok = True
     for label, selection, pk in steps:
         echo(f"[xpertbench] {label}: {', '.join(selection)}" + (f" [{pk}]" if pk else ""))
@@ -71,4 +68,15 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
                  f"(run id {result.run_id})")
             if pk is None:
                 return False  # later stages need this one
-    return ok
+    # Aggregates read every candidate's scores: run them only once all partitions exist.
+    missing = set(partitions) - set(instance.get_materialized_partitions(dg.AssetKey("task_scores")))
+    if missing:
+        echo(f"[xpertbench] aggregates skipped: no scores yet for {', '.join(sorted(missing))} "
+             "(run without --model, or `xpertbench refresh`)")
+        return ok
+    final = final_stage()
+    echo(f"[xpertbench] meta-evaluation and aggregates: {', '.join(final)}")
+    result = materialize(instance, final, resources=resources)
+    if not result.success:
+        echo(f"[xpertbench] meta-evaluation and aggregates FAILED; see run {result.run_id} in the UI")
+    return ok and result.success

@@ -18,7 +18,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.cli import execute_query
 
-from pipelines.definitions import defs
+from pipelines.definitions import ASSETS, defs
 from pipelines.orchestrate import materialize
 
 QUERY = """
@@ -102,10 +102,21 @@ def _layers() -> list[list[str]]:
     return [sorted(layers[k]) for k in sorted(layers)]
 
 
+def _siblings() -> dict[str, set[str]]:
+    """Asset name -> all outputs of the (multi-)asset that produces it."""
+    out: dict[str, set[str]] = {}
+    for a in ASSETS:
+        names = {k.to_user_string() for k in getattr(a, "keys", [])}
+        for n in names:
+            out[n] = names
+    return out
+
+
 def refresh(instance: dg.DagsterInstance, *, resources: dict | None = None, dry_run: bool = False,
             max_rounds: int = 20, echo: Callable[[str], None] = print) -> bool:
     materialize(instance, ["raw_submissions"], resources=resources)  # observe the folder first
     layer_of = {name: i for i, layer in enumerate(_layers()) for name in layer}
+    siblings = _siblings()
     for _ in range(max_rounds):
         items = stale_items(instance)
         if not items:
@@ -117,10 +128,10 @@ def refresh(instance: dg.DagsterInstance, *, resources: dict | None = None, dry_
             return True
         first = min(layer_of.get(it.asset, 0) for it in items)
         batch = [it for it in items if layer_of.get(it.asset, 0) == first]
-        # Multi-output assets run as a whole; group their partitions into one run per key.
-        by_partition: dict[str | None, list[str]] = {}
+        # Multi-output assets run as a whole (all their outputs), one run per partition key.
+        by_partition: dict[str | None, set[str]] = {}
         for it in batch:
-            by_partition.setdefault(it.partition, []).append(it.asset)
+            by_partition.setdefault(it.partition, set()).update(siblings.get(it.asset, {it.asset}))
         for pk, assets in sorted(by_partition.items(), key=lambda kv: kv[0] or ""):
             echo(f"[refresh] materialising {', '.join(sorted(assets))}" + (f" [{pk}]" if pk else ""))
             result = materialize(instance, sorted(assets), partition_key=pk, resources=resources)
