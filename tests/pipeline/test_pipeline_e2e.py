@@ -101,3 +101,17 @@ def test_report_is_self_contained(run):
     assert "http://" not in html and "https://" not in html  # nothing fetched when opened offline
     md = (run["dir"] / "report" / "report.md").read_text()
     assert "## Leaderboard" in md and (run["dir"] / "report" / "images").is_dir()
+
+
+def test_run_one_model_skips_aggregates_until_all_partitions_exist(tmp_path):
+    small_raw_folder(tmp_path / "raw", per_domain=1)
+    res = build_resources(str(tmp_path / "assets"), raw_dir=str(tmp_path / "raw"),
+                          config_path=str(pipeline_yaml(tmp_path / "xb.yaml")),
+                          models_path=str(models_yaml(tmp_path / "models.yaml")))
+    lines: list[str] = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_all(instance, models=["oracle"], resources=res, echo=lines.append)
+    assert (tmp_path / "assets" / "task_scores" / "oracle.parquet").exists()
+    assert not (tmp_path / "assets" / "generations" / "partial.parquet").exists()
+    assert not (tmp_path / "assets" / "leaderboard.parquet").exists()
+    assert any("aggregates skipped" in s and "generic, partial" in s for s in lines)
