@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -105,9 +104,11 @@ class PipelineConfig(_Section):
 
     @model_validator(mode="after")
     def _bands_known(self) -> PipelineConfig:
-        unknown = set(self.rubric.weight_bands) - {"Essential", "Important", "Optional"}
-        if unknown:
-            raise ValueError(f"rubric.weight_bands: unknown importance levels {sorted(unknown)}")
+        levels = {"Essential", "Important", "Optional"}
+        unknown, missing = set(self.rubric.weight_bands) - levels, levels - set(self.rubric.weight_bands)
+        if unknown or missing:
+            raise ValueError(f"rubric.weight_bands needs exactly Essential, Important and Optional "
+                             f"(unknown: {sorted(unknown)}, missing: {sorted(missing)})")
         return self
 
 
@@ -117,7 +118,3 @@ def load_config(path: Path | str | None = None) -> PipelineConfig:
         return PipelineConfig()
     return PipelineConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
 
-
-@lru_cache(maxsize=1)
-def default_config() -> PipelineConfig:
-    return load_config()

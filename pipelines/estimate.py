@@ -14,51 +14,48 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import load_config
+from pipelines.core.anchors import agreement_jobs
 from pipelines.core.judge_prompt import WorkedExample
-from pipelines.core.judging import JudgeJob, chunks
-from pipelines.core.judge_prompt import judge_messages, judge_template_hash
-from pipelines.defs.common import submissions_by_id
-from pipelines.defs.generation import generation_requests
+from pipelines.core.judging import JudgeJob, chunks, judge_request
+from pipelines.core.prompts import generation_requests
+from pipelines.core.submission import submissions_by_id
 from pipelines.llm.config import load_models_config
 from pipelines.llm.runner import LLMRunner
 from pipelines.llm.types import LLMRequest
 from pipelines.paths import ASSETS_DIR, MODELS_CONFIG, PIPELINE_CONFIG
 
 
-def judge_requests(jobs: list[JudgeJob], judge_model: str, version: str, per_call: int | None) -> list[LLMRequest]:
-    out = []
-    for job in jobs:
-        for part in chunks(list(job.task.rubric), per_call):
-            system, messages = judge_messages(job.task, job.answer, part, job.example)
-            out.append(LLMRequest(model=judge_model, messages=messages, system=system,
-                                  template_hash=judge_template_hash(version, "shotjudge" if job.example else "zeroshot"),
-                                  response_format="json", tags={**job.tags, "role": "judge"}))
-    return out
-
-
-def plan(models: list[str] | None = None, assets_dir: Path = ASSETS_DIR) -> tuple[list[LLMRequest], int]:
-    """All first-attempt requests for the candidates; also returns how many answers were placeholders."""
-    cfg, mcfg = load_config(PIPELINE_CONFIG), load_models_config(MODELS_CONFIG)
+def plan(models: list[str] | None = None, assets_dir: Path = ASSETS_DIR, config_path: Path = PIPELINE_CONFIG,
+         models_path: Path = MODELS_CONFIG) -> tuple[list[LLMRequest], int]:
+    """First-attempt requests of a full run (candidates, their judging, the agreement study), and
+    how many judge prompts use a placeholder answer because the answer is not generated yet."""
+    cfg, mcfg = load_config(config_path), load_models_config(models_path)
     tasks, gold = pd.read_parquet(assets_dir / "tasks.parquet"), pd.read_parquet(assets_dir / "gold_tasks.parquet")
-    subs = submissions_by_id(tasks, gold["task_id"])
+    pool = submissions_by_id(tasks["task_id"], tasks["payload_json"])
+    subs = {t: pool[t] for t in gold["task_id"]}
+    jobs: list[JudgeJob] = []
     requests: list[LLMRequest] = []
     placeholders = 0
     for m in models or mcfg.candidates:
         requests += generation_requests(subs, m, cfg.generation.template_version, cfg.generation.replicates)
         gen_path = assets_dir / "generations" / f"{m}.parquet"
-        answers = {}
+        answers: dict[tuple[str, int], str] = {}
         if gen_path.exists():
             g = pd.read_parquet(gen_path)
-            answers = dict(zip(g.loc[g["ok"], "task_id"], g.loc[g["ok"], "answer"]))
+            g = g[g["ok"]]
+            answers = {(t, int(r)): a for t, r, a in zip(g["task_id"], g["replicate"], g["answer"])}
         expected = mcfg.model(m).expected_output_tokens or mcfg.model(m).max_tokens
-        jobs = []
         for tid, s in sorted(subs.items()):
-            if tid not in answers:
-                placeholders += 1
-            answer = answers.get(tid, "x " * (2 * expected))  # ~4 characters per token
-            ex = WorkedExample(s, s.anchor) if (s.anchor and cfg.judge.mode == "shotjudge") else None
-            jobs.append(JudgeJob((tid, m), s, answer, ex, "shotjudge" if ex else "zeroshot", {"task_id": tid}))
-        requests += judge_requests(jobs, mcfg.judge, cfg.judge.template_version, cfg.judge.checkpoints_per_call)
+            for r in range(cfg.generation.replicates):
+                if (tid, r) not in answers:
+                    placeholders += 1
+                answer = answers.get((tid, r), "x " * (2 * expected))  # ~4 characters per token
+                ex = WorkedExample(s, s.anchor) if (s.anchor and cfg.judge.mode == "shotjudge") else None
+                jobs.append(JudgeJob((tid, m, str(r)), s, answer, ex, "shotjudge" if ex else "zeroshot",
+                                     {"task_id": tid}))
+    jobs += agreement_jobs(subs.values(), pool.values())[0]
+    requests += [judge_request(job, part, mcfg.judge, cfg.judge.template_version)
+                 for job in jobs for part in chunks(list(job.task.rubric), cfg.judge.checkpoints_per_call)]
     return requests, placeholders
 
 
@@ -71,7 +68,7 @@ def print_estimate(models: list[str] | None = None, console: Console | None = No
     runner = LLMRunner(load_models_config(MODELS_CONFIG), ASSETS_DIR / "llm_calls.sqlite", progress=False)
     est = runner.estimate(requests)
     t = Table("model", "calls needed", "store hits", "input tokens", "output tokens", "cost (USD)",
-              title="Dry run: what a run would send now (first attempts; judge re-asks not included)")
+              title="Dry run: what a full run would send now (first attempts; judge re-asks not included)")
     for row in est.as_rows():
         t.add_row(row["model"], str(row["calls"]), str(row["store_hits"]), f"{row['input_tokens']:,}",
                   f"{row['output_tokens']:,}", f"{row['cost_usd']:.4f}")

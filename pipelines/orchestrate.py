@@ -57,26 +57,32 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
     steps: list[tuple[str, list[str], str | None]] = [("observe raw submissions", ["raw_submissions"], None),
                                                       ("curation", CURATION, None)]
     steps += [(f"model {m}", PER_MODEL, m) for m in (models or partitions)]
-    ok = True
+    failed_models = []
     for label, selection, pk in steps:
         echo(f"[xpertbench] {label}: {', '.join(selection)}" + (f" [{pk}]" if pk else ""))
         result = materialize(instance, selection, partition_key=pk, resources=resources)
         if not result.success:
-            ok = False
-            failed = [e.step_key for e in result.all_events if e.is_step_failure]
-            echo(f"[xpertbench] {label} FAILED (steps: {', '.join(failed) or '?'}); see the run in the UI "
-                 f"(run id {result.run_id})")
+            steps_failed = [e.step_key for e in result.all_events if e.is_step_failure]
+            checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+            echo(f"[xpertbench] {label} FAILED (steps: {', '.join(steps_failed) or '-'}; failed checks: "
+                 f"{', '.join(checks) or '-'}); see run {result.run_id} in the UI")
             if pk is None:
                 return False  # later stages need this one
+            failed_models.append(pk)
+    if failed_models:
+        # Blocking checks gate the aggregate stage: no leaderboard from partial or failing partitions.
+        echo(f"[xpertbench] aggregates not updated: {', '.join(failed_models)} failed (fix, then "
+             "`xpertbench run --model NAME` or `xpertbench refresh`)")
+        return False
     # Aggregates read every candidate's scores: run them only once all partitions exist.
     missing = set(partitions) - set(instance.get_materialized_partitions(dg.AssetKey("task_scores")))
     if missing:
         echo(f"[xpertbench] aggregates skipped: no scores yet for {', '.join(sorted(missing))} "
              "(run without --model, or `xpertbench refresh`)")
-        return ok
+        return True
     final = final_stage()
     echo(f"[xpertbench] meta-evaluation and aggregates: {', '.join(final)}")
     result = materialize(instance, final, resources=resources)
     if not result.success:
         echo(f"[xpertbench] meta-evaluation and aggregates FAILED; see run {result.run_id} in the UI")
-    return ok and result.success
+    return result.success

@@ -82,6 +82,11 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path = ASSETS_DIR,
     for m in models:
         gen = _read(assets_dir, "generations", m)
         gr = gen[gen["task_id"] == task_id].iloc[0]
+        if not gr.ok:
+            # A failed generation is never judged or scored: say why and stop here for this model.
+            out["models"][m] = {"generation_error": f"{gr.error_type}: {gr.error_message}",
+                                "call_key": gr.call_key}
+            continue
         jd = _read(assets_dir, "judgements", m)
         jr = jd[jd["task_id"] == task_id].merge(rub[["checkpoint_id", "weight", "criterion"]], on="checkpoint_id")
         sc = _read(assets_dir, "task_scores", m)
@@ -138,6 +143,11 @@ def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | 
     c.print(f"[bold]gold[/bold] {go['domain']} rank {go['rank_in_domain']} of quota {go['quota']} "
             f"(sample key {go['sample_key']}, config {go['config']})")
     for m, info in t["models"].items():
+        if "generation_error" in info:
+            c.rule(m)
+            c.print(f"[red]generation failed[/red] ({info['generation_error']}); call {info['call_key'][:16]}: "
+                    "not judged, not scored")
+            continue
         gen, jd, sc, lb = info["generation"], info["judge"], info["score"], info["leaderboard"]
         c.rule(m)
         c.print(f"[bold]generation[/bold] call {gen['call_key'][:16]}, template {gen['template_version']} "

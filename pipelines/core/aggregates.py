@@ -30,11 +30,11 @@ def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig
         est = bootstrap_mean(ok["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
         j = judgements[judgements["model"] == model]
         err = float((j["verdict"] == "judge_error").mean()) if len(j) else 0.0
+        note = (f"judge error rate {err:.1%} above {max_judge_error_rate:.1%}" if err > max_judge_error_rate
+                else "no complete tasks" if len(ok) == 0 else "")
         rows.append({
             "model": model, "score": est.value, "ci_lo": est.lo, "ci_hi": est.hi, "tasks_complete": len(ok),
-            "tasks_gold": len(g), "judge_error_rate": err,
-            "excluded": err > max_judge_error_rate,
-            "note": f"judge error rate {err:.1%} above {max_judge_error_rate:.1%}" if err > max_judge_error_rate else "",
+            "tasks_gold": len(g), "judge_error_rate": err, "excluded": bool(note), "note": note,
         })
     board = pd.DataFrame(rows, columns=["model", "score", "ci_lo", "ci_hi", "tasks_complete", "tasks_gold",
                                         "judge_error_rate", "excluded", "note"])

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from pipelines.core.stats import Estimate
 
@@ -26,53 +27,6 @@ class AgreementSummary:
     cdr: Estimate
     kappa: Estimate
     balanced_f1: Estimate
-
-
-def _judged(pairs: Sequence[Pair]) -> tuple[np.ndarray, np.ndarray]:
-    kept = [(e, j) for e, j in pairs if j is not None]
-    if not kept:
-        return np.zeros(0, bool), np.zeros(0, bool)
-    e, j = zip(*kept)
-    return np.asarray(e, bool), np.asarray(j, bool)
-
-
-def raw_agreement(pairs: Sequence[Pair]) -> float:
-    e, j = _judged(pairs)
-    return float((e == j).mean()) if e.size else float("nan")
-
-
-def cdr(pairs: Sequence[Pair]) -> float:
-    e, j = _judged(pairs)
-    if not e.size:
-        return float("nan")
-    agree = (e == j).mean()
-    return float(agree - (1 - agree))
-
-
-def cohen_kappa(pairs: Sequence[Pair]) -> float:
-    e, j = _judged(pairs)
-    if not e.size:
-        return float("nan")
-    po = (e == j).mean()
-    pe = e.mean() * j.mean() + (1 - e.mean()) * (1 - j.mean())
-    if pe >= 1.0:
-        return 1.0 if po == 1.0 else 0.0  # one label everywhere: kappa is undefined; report agreement
-    return float((po - pe) / (1 - pe))
-
-
-def balanced_f1(pairs: Sequence[Pair]) -> float:
-    """Mean of the F1 for 'met' and the F1 for 'not met' (macro F1), experts as ground truth."""
-    e, j = _judged(pairs)
-    if not e.size:
-        return float("nan")
-    f1s = []
-    for label in (True, False):
-        tp = np.sum((j == label) & (e == label))
-        fp = np.sum((j == label) & (e != label))
-        fn = np.sum((j != label) & (e == label))
-        denom = 2 * tp + fp + fn
-        f1s.append(1.0 if denom == 0 else 2 * tp / denom)
-    return float(np.mean(f1s))
 
 
 def confusion_counts(task: Sequence[Pair]) -> list[int]:
@@ -118,3 +72,26 @@ def summarize(pairs_by_task: Sequence[Sequence[Pair]], *, samples: int = 2000, c
     lo, hi = np.nanquantile(boots, a, axis=0), np.nanquantile(boots, 1 - a, axis=0)
     est = [Estimate(float(point[k]), float(lo[k]), float(hi[k]), len(per_task)) for k in range(4)]
     return AgreementSummary(len(flat), len(flat) - n_err, n_err, *est)
+
+
+SUMMARY_COLUMNS = ["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judged", "n_judge_errors",
+                   "agreement", "agreement_lo", "agreement_hi", "cdr", "cdr_lo", "cdr_hi", "kappa",
+                   "kappa_lo", "kappa_hi", "balanced_f1", "balanced_f1_lo", "balanced_f1_hi", "judge_config"]
+
+
+def summary_table(df: pd.DataFrame, samples: int, seed: int, config_hash: str) -> pd.DataFrame:
+    """Per judge mode, Overall and per domain. `df`: judge_mode, domain, task_id, expert_met, met."""
+    rows = []
+    for mode, by_mode in df.groupby("judge_mode", sort=True):
+        scopes = [("Overall", by_mode)] + [(d, g) for d, g in by_mode.groupby("domain", sort=True)]
+        for scope, g in scopes:
+            per_task = [list(zip(t["expert_met"], [None if pd.isna(x) else bool(x) for x in t["met"]]))
+                        for _, t in g.groupby("task_id", sort=True)]
+            s = summarize(per_task, samples=samples, seed=seed)
+            row = {"judge_mode": mode, "scope": scope, "n_tasks": len(per_task), "n_checkpoints": s.n_checkpoints,
+                   "n_judged": s.n_judged, "n_judge_errors": s.n_judge_errors, "judge_config": config_hash}
+            for name in ("agreement", "cdr", "kappa", "balanced_f1"):
+                e = getattr(s, name)
+                row.update({name: e.value, f"{name}_lo": e.lo, f"{name}_hi": e.hi})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 
 from pipelines.core.judge_prompt import WorkedExample
+from pipelines.core.judging import JudgeJob
 from pipelines.core.submission import Submission
 
 
@@ -26,3 +27,29 @@ def other_task_example(task: Submission, pool: Iterable[Submission], seed: str =
 
     best = min(candidates, key=rank)
     return WorkedExample(best, best.anchor)
+
+
+def agreement_jobs(gold: Iterable[Submission], pool: Iterable[Submission]) -> tuple[list[JudgeJob], dict, dict, list[str]]:
+    """Judge jobs for the anchor answers of Gold tasks, ShotJudge and zero-shot.
+
+    Returns (jobs, extra columns per job, expert verdicts {(task, checkpoint): met}, tasks whose
+    ShotJudge job was skipped because no other anchored task of their domain exists).
+    """
+    pool = list(pool)
+    jobs, extra, expert, skipped = [], {}, {}, []
+    for s in gold:
+        if s.anchor is None:
+            continue
+        expert.update({(s.submission_id, v.checkpoint_id): v.verdict == "met" for v in s.anchor.verdicts})
+        example = other_task_example(s, pool)
+        if example is None:
+            skipped.append(s.submission_id)
+        for mode, ex in (("shotjudge", example), ("zeroshot", None)):
+            if mode == "shotjudge" and ex is None:
+                continue
+            key = (s.submission_id, mode)
+            jobs.append(JudgeJob(key, s, s.anchor.response, ex, mode, {"task_id": s.submission_id,
+                                                                           "candidate": "anchor"}))
+            extra[key] = {"task_id": s.submission_id, "model": f"anchor:{s.anchor.model}",
+                          "generation_call_key": None, "domain": s.domain}
+    return jobs, extra, expert, skipped

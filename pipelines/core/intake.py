@@ -36,7 +36,6 @@ REASON_PRECEDENCE = (
     "invalid_value",
     "duplicate_submission_id",
 )
-REASONS = frozenset(REASON_PRECEDENCE)
 
 
 @dataclass(frozen=True)

@@ -45,14 +45,14 @@ def parse_judge_reply(text: str | None, expected_ids: list[str]) -> ParsedReply:
     if not isinstance(items, list):
         return ParsedReply({}, {i: "no verdicts list" for i in expected_ids}, "reply has no 'verdicts' list")
 
-    ids = [it.get("id") for it in items if isinstance(it, dict)]
+    # Only string ids can name a checkpoint; anything else (a list, a number) is ignored as unknown.
+    items = [it for it in items if isinstance(it, dict) and isinstance(it.get("id"), str)]
+    ids = [it["id"] for it in items]
     counts = Counter(ids)
     verdicts: dict[str, tuple[bool, str]] = {}
     problems: dict[str, str] = {}
     for it in items:
-        if not isinstance(it, dict):
-            continue
-        cid = it.get("id")
+        cid = it["id"]
         if cid not in expected:
             continue  # unknown ids are ignored; they cannot fill a checkpoint that was asked for
         if counts[cid] > 1:

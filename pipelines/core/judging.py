@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import pandas as pd
+
+from pipelines.config import JudgeConfig
+from pipelines.core.frames import sha256_text, stable_json
 from pipelines.core.judge_parse import parse_judge_reply
 from pipelines.core.judge_prompt import WorkedExample, judge_messages, judge_template_hash
 from pipelines.core.submission import Checkpoint, Submission
+from pipelines.llm.config import ModelsConfig
 from pipelines.llm.types import LLMRequest, LLMResult
 
 Send = Callable[[list[LLMRequest]], list[LLMResult]]
@@ -50,6 +55,17 @@ def chunks(checkpoints: Sequence[Checkpoint], per_call: int | None) -> list[list
     return [items[i : i + per_call] for i in range(0, len(items), per_call)]
 
 
+def judge_request(job: JudgeJob, part: Sequence[Checkpoint], judge_model: str, template_version: str,
+                  attempt: int = 0) -> LLMRequest:
+    """The judge call for some checkpoints of one job (used by the pipeline and by estimates)."""
+    system, messages = judge_messages(job.task, job.answer, list(part), job.example)
+    return LLMRequest(
+        model=judge_model, messages=messages, system=system,
+        template_hash=judge_template_hash(template_version, "shotjudge" if job.example else "zeroshot"),
+        attempt=attempt, response_format="json", tags={**job.tags, "role": "judge", "attempt": str(attempt)},
+    )
+
+
 def run_judging(
     jobs: Sequence[JudgeJob],
     send: Send,
@@ -69,16 +85,7 @@ def run_judging(
         units = [(k, part) for k, cps in pending.items() if cps for part in chunks(cps, per_call)]
         if not units:
             break
-        requests = []
-        for k, part in units:
-            job = by_key[k]
-            system, messages = judge_messages(job.task, job.answer, part, job.example)
-            requests.append(LLMRequest(
-                model=judge_model, messages=messages, system=system,
-                template_hash=judge_template_hash(template_version, "shotjudge" if job.example else "zeroshot"),
-                attempt=attempt, response_format="json",
-                tags={**job.tags, "role": "judge", "attempt": str(attempt)},
-            ))
+        requests = [judge_request(by_key[k], part, judge_model, template_version, attempt) for k, part in units]
         results = send(requests)
         pending = {k: [] for k in pending}
         for (k, part), res in zip(units, results):
@@ -113,3 +120,37 @@ def run_judging(
                 v = CheckpointVerdict(job.key, c.id, "judge_error", "", reason, raw, ck, att, reported)
             out.append(v)
     return out
+
+
+VERDICT_COLUMNS = [
+    "task_id", "model", "checkpoint_id", "verdict", "met", "rationale", "error_reason", "raw_reply",
+    "judge_call_key", "judge_attempt", "judge_model", "judge_model_reported", "judge_mode",
+    "example_task_id", "judge_template_hash", "judge_config", "generation_call_key",
+]
+
+
+def verdict_frame(verdicts: Sequence[CheckpointVerdict], jobs: Sequence[JudgeJob], judge_model: str,
+                  template_version: str, config_hash: str, extra: dict[tuple, dict]) -> pd.DataFrame:
+    """One row per checkpoint verdict; `extra[job.key]` adds task_id, model and other job columns."""
+    mode = {j.key: j.mode for j in jobs}
+    example = {j.key: (j.example.same_task_as if j.example else None) for j in jobs}
+    extra_cols = sorted({c for e in extra.values() for c in e} - set(VERDICT_COLUMNS))
+    rows = [{
+        **extra[v.job_key], "checkpoint_id": v.checkpoint_id, "verdict": v.verdict,
+        "met": None if v.verdict == "judge_error" else v.verdict == "met",
+        "rationale": v.rationale, "error_reason": v.error_reason, "raw_reply": v.raw_reply,
+        "judge_call_key": v.call_key, "judge_attempt": v.attempt, "judge_model": judge_model,
+        "judge_model_reported": v.model_reported, "judge_mode": mode[v.job_key],
+        "example_task_id": example[v.job_key],
+        "judge_template_hash": judge_template_hash(
+            template_version, "shotjudge" if mode[v.job_key] == "shotjudge" else "zeroshot"),
+        "judge_config": config_hash,
+    } for v in verdicts]
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS + extra_cols)
+
+
+def judge_config_hash(judge_cfg: JudgeConfig, models: ModelsConfig) -> str:
+    """What the judge was: its settings in xpertbench.yaml and its entry in models.yaml."""
+    judge = models.model(models.judge)
+    return sha256_text(stable_json({"judge": judge_cfg.model_dump(mode="json"), "model": models.judge,
+                                    "model_config": judge.model_dump(mode="json")}))[:16]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pipelines.core.frames import sha256_text
 from pipelines.core.submission import Submission
+from pipelines.llm.types import LLMRequest
 
 GENERATION_SYSTEM = (
     "You are a senior professional completing a real work assignment. Follow the deliverable "
@@ -33,6 +34,16 @@ def render_attachments(s: Submission) -> str:
             desc = f": {a.description}" if a.description else ""
             blocks.append(f"\n### {a.name} (not available as text{desc})")
     return "".join(blocks)
+
+
+def generation_requests(subs: dict[str, Submission], model: str, version: str, replicates: int) -> list[LLMRequest]:
+    """Every candidate call for these tasks, in task order; the same builder serves runs and estimates."""
+    th = template_hash(version)
+    return [
+        LLMRequest(model=model, messages=generation_messages(s), system=GENERATION_SYSTEM,
+                   template_hash=th, replicate=r, tags={"task_id": tid, "role": "candidate"})
+        for tid, s in sorted(subs.items()) for r in range(replicates)
+    ]
 
 
 def generation_messages(s: Submission) -> list[dict[str, str]]:

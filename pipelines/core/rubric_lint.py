@@ -66,9 +66,6 @@ def lint_submission(s: Submission, cfg: RubricConfig) -> list[Finding]:
     if not cfg.min_checkpoints <= n <= cfg.max_checkpoints:
         add(None, "checkpoint_count", "warning",
             f"{n} checkpoints, outside the expected {cfg.min_checkpoints}-{cfg.max_checkpoints}")
-    ids = [c.id for c in s.rubric]
-    for dup in sorted({i for i in ids if ids.count(i) > 1}):
-        add(dup, "duplicate_id", "error", f"checkpoint id {dup!r} used more than once")
 
     by_level: dict[str, list[float]] = {}
     for c in s.rubric:

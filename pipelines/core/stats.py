@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,22 +44,3 @@ def paired_bootstrap_diff(a: Sequence[float], b: Sequence[float], *, samples: in
         raise ValueError("paired samples must have equal length")
     return bootstrap_mean(x - y, samples=samples, confidence=confidence, seed=seed)
 
-
-def cluster_bootstrap(clusters: Sequence[object], statistic: Callable[[list[object]], float], *,
-                      samples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """Bootstrap a statistic computed over resampled clusters (e.g. all checkpoints of a task)."""
-    items = list(clusters)
-    if not items:
-        return Estimate(float("nan"), float("nan"), float("nan"), 0)
-    point = statistic(items)
-    rng = _rng(seed)
-    stats = []
-    for _ in range(samples):
-        pick = rng.integers(0, len(items), size=len(items))
-        v = statistic([items[i] for i in pick])
-        if np.isfinite(v):
-            stats.append(v)
-    a = (1 - confidence) / 2
-    if not stats:
-        return Estimate(point, float("nan"), float("nan"), len(items))
-    return Estimate(float(point), float(np.quantile(stats, a)), float(np.quantile(stats, 1 - a)), len(items))

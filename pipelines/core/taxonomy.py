@@ -29,13 +29,3 @@ def load_taxonomy(path: Path = VALIDATION_DIR / "taxonomy.yaml") -> Taxonomy:
         dimensions=tuple(raw["dimensions"]),
     )
 
-
-DOMAIN_CODES = {
-    "Finance": "fin",
-    "Law": "law",
-    "Education": "edu",
-    "Engineering & Applied Sciences": "eas",
-    "Humanities & Social Sciences": "hss",
-    "Computer Science": "cs",
-    "Healthcare": "hc",
-}

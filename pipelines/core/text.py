@@ -1,7 +1,6 @@
-"""Text normalisation and shingles for duplicate detection.
+"""Text normalisation and shingles for duplicate detection and the language check.
 
-Content words (for rubric consistency) come from pipelines.llm.lexical, the tokeniser the stand-in
-judge uses, so there is one definition of "a meaningful word" in the project.
+(Content words for rubric consistency come from pipelines.llm.lexical, the stand-in judge's tokeniser.)
 """
 
 from __future__ import annotations

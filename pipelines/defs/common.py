@@ -27,20 +27,19 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
 
 def concat_partitions(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """All partitions of a per-model asset as one table (an unpartitioned asset's input is a dict)."""
-    frames = [df for _, df in sorted(parts.items()) if len(df)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frames = [df for _, df in sorted(parts.items())]
+    if not frames:
+        return pd.DataFrame()
+    non_empty = [df for df in frames if len(df)]
+    # Keep the columns even when every partition is empty (e.g. every generation failed).
+    return pd.concat(non_empty, ignore_index=True) if non_empty else frames[0].iloc[0:0]
 
 
-def submissions_by_id(tasks: pd.DataFrame, only: "pd.Series | list[str] | None" = None) -> dict:
-    """Rebuild the immutable Submission objects carried in a table's payload_json column."""
-    from pipelines.core.submission import Submission
+def submissions_by_id(tasks: pd.DataFrame, only=None) -> dict:
+    """The immutable Submission objects carried in a table's payload_json column."""
+    from pipelines.core.submission import submissions_by_id as rebuild
 
-    wanted = None if only is None else set(only)
-    return {
-        tid: Submission.model_validate_json(p)
-        for tid, p in zip(tasks["task_id"], tasks["payload_json"])
-        if wanted is None or tid in wanted
-    }
+    return rebuild(tasks["task_id"], tasks["payload_json"], only)
 
 
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its

@@ -3,13 +3,12 @@
 import dagster as dg
 import pandas as pd
 
-from pipelines.core.prompts import GENERATION_SYSTEM, generation_messages, template_hash
+from pipelines.core.prompts import generation_requests, template_hash
 from pipelines.defs import versions
 from pipelines.defs.common import AUTO, hashed_output, md_table, submissions_by_id
 from pipelines.defs.partitions import candidate_partitions
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.runner import LLMRunner
-from pipelines.llm.types import LLMRequest
 
 GROUP = "generation"
 COLUMNS = [
@@ -17,15 +16,6 @@ COLUMNS = [
     "output_tokens", "cached_tokens", "latency_s", "cost_usd", "call_key", "from_store", "error_type",
     "error_message", "template_version", "prompt_template_hash", "source_sha256", "models_config",
 ]
-
-
-def generation_requests(subs: dict, model: str, version: str, replicates: int) -> list[LLMRequest]:
-    th = template_hash(version)
-    return [
-        LLMRequest(model=model, messages=generation_messages(s), system=GENERATION_SYSTEM,
-                   template_hash=th, replicate=r, tags={"task_id": tid, "role": "candidate"})
-        for tid, s in sorted(subs.items()) for r in range(replicates)
-    ]
 
 
 @dg.asset(

@@ -4,8 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
-from pipelines.core.judging import JudgeJob, run_judging
-from pipelines.core.frames import stable_json, sha256_text
+from pipelines.core.judging import JudgeJob, judge_config_hash, run_judging, verdict_frame
 from pipelines.defs import versions
 from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table, submissions_by_id
 from pipelines.defs.partitions import candidate_partitions
@@ -13,41 +12,6 @@ from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.runner import LLMRunner
 
 GROUP = "judging"
-COLUMNS = [
-    "task_id", "model", "checkpoint_id", "verdict", "met", "rationale", "error_reason", "raw_reply",
-    "judge_call_key", "judge_attempt", "judge_model", "judge_model_reported", "judge_mode",
-    "example_task_id", "judge_template_hash", "judge_config", "generation_call_key",
-]
-
-
-def judge_config_hash(xpertbench: XpertBenchResource) -> str:
-    """What the judge was: its section of xpertbench.yaml and its entry in models.yaml."""
-    cfg, models = xpertbench.config().judge, xpertbench.models()
-    judge = models.model(models.judge)
-    return sha256_text(stable_json({"judge": cfg.model_dump(mode="json"), "model": models.judge,
-                                    "model_config": judge.model_dump(mode="json")}))[:16]
-
-
-def verdict_rows(verdicts, jobs, judge_model: str, template_version: str, config_hash: str,
-                 extra: dict[tuple, dict]) -> pd.DataFrame:
-    mode = {j.key: j.mode for j in jobs}
-    example = {j.key: (j.example.same_task_as if j.example else None) for j in jobs}
-    rows = []
-    for v in verdicts:
-        rows.append({
-            **extra[v.job_key], "checkpoint_id": v.checkpoint_id, "verdict": v.verdict,
-            "met": None if v.verdict == "judge_error" else v.verdict == "met",
-            "rationale": v.rationale, "error_reason": v.error_reason, "raw_reply": v.raw_reply,
-            "judge_call_key": v.call_key, "judge_attempt": v.attempt, "judge_model": judge_model,
-            "judge_model_reported": v.model_reported, "judge_mode": mode[v.job_key],
-            "example_task_id": example[v.job_key],
-            "judge_template_hash": judge_template_hash(
-                template_version, "zeroshot" if mode[v.job_key] != "shotjudge" else "shotjudge"),
-            "judge_config": config_hash,
-        })
-    return pd.DataFrame(rows)
-
-
 @dg.asset(
     group_name=GROUP, automation_condition=AUTO, code_version=versions.JUDGEMENTS, kinds={"openai", "anthropic", "parquet"},
     partitions_def=candidate_partitions, pool="llm",
@@ -80,8 +44,7 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
                                judge_model=models.judge, template_version=cfg.template_version,
                                per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts)
-    df = verdict_rows(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(xpertbench), extra)
-    df = df.reindex(columns=COLUMNS)
+    df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)
     errors = df[df["verdict"] == "judge_error"]
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]
     out = hashed_output(df[version_cols], metadata={
@@ -91,7 +54,7 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         "by_mode": counts_md(df["judge_mode"], "judge_mode"),
         "zero_shot_fallback_tasks": len(fallback),
         "judge_model": models.judge,
-        "judge_config": judge_config_hash(xpertbench),
+        "judge_config": judge_config_hash(cfg, models),
         "judge_template_hash": judge_template_hash(cfg.template_version, cfg.mode)[:16],
         "model_reported": ", ".join(sorted(set(df["judge_model_reported"].dropna()))),
         "errors": md_table(errors[["task_id", "checkpoint_id", "error_reason"]], 20),

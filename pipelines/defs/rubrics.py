@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.expectations import load_suite, run_suite
-from pipelines.core.frames import sha256_text, stable_json
 from pipelines.core.rubric_lint import lint_all
 from pipelines.core.submission import Submission
 from pipelines.defs import versions
@@ -16,10 +15,6 @@ GROUP = "rubrics"
 RUBRIC_COLUMNS = ["task_id", "checkpoint_id", "position", "criterion", "weight", "importance", "dimension",
                   "tag", "polarity", "rubric_hash", "source_sha256", "domain"]
 FINDING_COLUMNS = ["submission_id", "checkpoint_id", "check", "severity", "message", "in_tasks", "source_path"]
-
-
-def rubric_hash(s: Submission) -> str:
-    return sha256_text(stable_json([c.model_dump(mode="json") for c in s.rubric]))
 
 
 @dg.multi_asset(
@@ -47,7 +42,7 @@ def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResou
     for s in all_subs:
         if s.submission_id not in kept:
             continue
-        h = rubric_hash(s)
+        h = s.rubric_hash()
         sha = tasks.loc[tasks["task_id"] == s.submission_id, "source_sha256"].iloc[0]
         for i, c in enumerate(s.rubric):
             rows.append({

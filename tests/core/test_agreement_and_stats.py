@@ -1,18 +1,24 @@
 import numpy as np
 import pytest
 
-from pipelines.core.agreement import balanced_f1, cdr, cohen_kappa, raw_agreement, summarize
+from pipelines.core.agreement import summarize
 from pipelines.core.stats import bootstrap_mean, paired_bootstrap_diff
 
 
 def test_agreement_metrics_known_case():
     pairs = [(True, True)] * 6 + [(False, False)] * 2 + [(True, False)] * 1 + [(False, True)] * 1
-    assert raw_agreement(pairs) == pytest.approx(0.8)
-    assert cdr(pairs) == pytest.approx(0.6)  # P(agree) - P(disagree)
+    s = summarize([pairs[:5], pairs[5:]], samples=200)
+    assert s.agreement.value == pytest.approx(0.8)
+    assert s.cdr.value == pytest.approx(0.6)  # P(agree) - P(disagree)
     # kappa: po=0.8, pe = 0.7*0.7 + 0.3*0.3 = 0.58
-    assert cohen_kappa(pairs) == pytest.approx((0.8 - 0.58) / 0.42)
+    assert s.kappa.value == pytest.approx((0.8 - 0.58) / 0.42)
     # F1(met) = 12/14, F1(not met) = 4/6
-    assert balanced_f1(pairs) == pytest.approx((12 / 14 + 4 / 6) / 2)
+    assert s.balanced_f1.value == pytest.approx((12 / 14 + 4 / 6) / 2)
+
+
+def test_kappa_when_one_label_everywhere():
+    s = summarize([[(True, True)] * 4], samples=100)
+    assert s.kappa.value == 1.0 and s.agreement.value == 1.0
 
 
 def test_judge_errors_excluded_from_agreement_and_counted():

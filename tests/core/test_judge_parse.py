@@ -37,3 +37,11 @@ def test_unreadable_replies():
     for text in (None, "", "not json at all", '{"verdicts": "all met"}', '{"verdicts": [{"id": "c01", "verdict": "met", "rat'):
         p = parse_judge_reply(text, IDS)
         assert p.reply_error and not p.verdicts and set(p.problems) == set(IDS)
+
+
+def test_non_string_ids_are_ignored_not_fatal():
+    text = json.dumps({"verdicts": [{"id": ["c01"], "verdict": "met"}, {"id": {"x": 1}, "verdict": "met"},
+                                    {"id": 3, "verdict": "met"}, {"id": "c02", "verdict": "met", "rationale": "ok"}]})
+    p = parse_judge_reply(text, IDS)
+    assert p.verdicts == {"c02": (True, "ok")}
+    assert p.problems == {"c01": "missing from reply", "c03": "missing from reply"}

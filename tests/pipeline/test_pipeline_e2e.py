@@ -115,3 +115,16 @@ def test_run_one_model_skips_aggregates_until_all_partitions_exist(tmp_path):
     assert not (tmp_path / "assets" / "generations" / "partial.parquet").exists()
     assert not (tmp_path / "assets" / "leaderboard.parquet").exists()
     assert any("aggregates skipped" in s and "generic, partial" in s for s in lines)
+
+
+def test_estimate_after_a_run_finds_every_call_in_the_store(run, tmp_path):
+    from pipelines.estimate import plan
+    from pipelines.llm.config import load_models_config
+    from pipelines.llm.runner import LLMRunner
+
+    root = run["dir"].parent
+    requests, placeholders = plan(assets_dir=run["dir"], config_path=root / "xb.yaml", models_path=root / "models.yaml")
+    est = LLMRunner(load_models_config(root / "models.yaml"), run["dir"] / "llm_calls.sqlite", progress=False).estimate(requests)
+    # 3 x 14 generations, 3 x 14 judge calls, 14 anchors x 2 modes: the estimate builds the same keys.
+    assert placeholders == 0 and est.requests == 3 * 14 + 3 * 14 + 2 * 14
+    assert est.calls_needed == 0 and est.store_hits == est.requests
