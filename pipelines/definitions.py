@@ -8,7 +8,7 @@ from pipelines.defs import aggregates, agreement, curation, generation, gold, in
 from pipelines.defs.io import ParquetIOManager
 from pipelines.defs.resources import XpertBenchResource
 
-ASSETS = [ingest.raw_submissions, ingest.parse_submissions, curation.curate_tasks, rubrics.check_rubrics,
+ASSETS = [ingest.raw_submissions, ingest.model_configs, ingest.parse_submissions, curation.curate_tasks, rubrics.check_rubrics,
           gold.gold_tasks, generation.generations, judging.judgements, scoring.task_scores,
           agreement.judge_meta_evaluation, aggregates.aggregate_tables, report.report]
 CHECKS = [rubrics.rubrics_gx_suite, rubrics.tasks_gx_suite, scoring.judge_error_rate, scoring.all_gold_tasks_scored]

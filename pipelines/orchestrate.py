@@ -24,7 +24,7 @@ log = logging.getLogger("xpertbench")
 
 def final_stage() -> list[str]:
     """Unpartitioned assets downstream of the model partitions (agreement, aggregates, report)."""
-    done = set(CURATION) | set(PER_MODEL) | {"raw_submissions"}
+    done = set(CURATION) | set(PER_MODEL) | {"raw_submissions", "model_configs"}
     keys = []
     for a in ASSETS:
         for k in getattr(a, "keys", []):
@@ -54,8 +54,11 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
     unknown = set(models or []) - set(partitions)
     if unknown:
         raise SystemExit(f"unknown candidate model(s) {sorted(unknown)}; models.yaml has {partitions}")
-    steps: list[tuple[str, list[str], str | None]] = [("observe raw submissions", ["raw_submissions"], None),
-                                                      ("curation", CURATION, None)]
+    steps: list[tuple[str, list[str], str | None]] = [
+        ("observe raw submissions", ["raw_submissions"], None),
+        ("observe model configs", ["model_configs"], None),  # one data version per candidate
+        ("curation", CURATION, None),
+    ]
     steps += [(f"model {m}", PER_MODEL, m) for m in (models or partitions)]
     failed_models = []
     for label, selection, pk in steps:

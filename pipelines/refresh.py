@@ -114,7 +114,9 @@ def _siblings() -> dict[str, set[str]]:
 
 def refresh(instance: dg.DagsterInstance, *, resources: dict | None = None, dry_run: bool = False,
             max_rounds: int = 20, echo: Callable[[str], None] = print) -> bool:
-    materialize(instance, ["raw_submissions"], resources=resources)  # observe the folder first
+    # Observe the sources first: the raw folder, and each candidate's settings in models.yaml.
+    for source in ("raw_submissions", "model_configs"):
+        materialize(instance, [source], resources=resources)
     layer_of = {name: i for i, layer in enumerate(_layers()) for name in layer}
     siblings = _siblings()
     for _ in range(max_rounds):

@@ -21,7 +21,7 @@ COLUMNS = [
 @dg.asset(
     group_name=GROUP, automation_condition=AUTO, code_version=versions.GENERATIONS, kinds={"openai", "anthropic", "parquet"},
     partitions_def=candidate_partitions, pool="llm",
-    ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
+    ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()}, deps=["model_configs"],
     description="One row per (Gold task, candidate model): the answer, the model id the API returned, "
     "usage, latency, finish reason and call key. Calls go through the content-addressed call store, so a "
     "rerun pays only for calls not made before.",

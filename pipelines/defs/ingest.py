@@ -7,7 +7,9 @@ import pandas as pd
 from pipelines.core.intake import folder_fingerprint, parse_folder
 from pipelines.defs import versions
 from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
+from pipelines.defs.partitions import candidate_partitions
 from pipelines.defs.resources import XpertBenchResource
+from pipelines.llm.store import model_fingerprint
 
 GROUP = "ingest"
 
@@ -21,6 +23,20 @@ GROUP = "ingest"
 )
 def raw_submissions(xpertbench: XpertBenchResource) -> dg.DataVersion:
     return dg.DataVersion(folder_fingerprint(xpertbench.raw_path))
+
+
+@dg.observable_source_asset(
+    group_name=GROUP, partitions_def=candidate_partitions,
+    automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
+    description="Each candidate's entry in models.yaml, observed per partition: its data version is a hash "
+    "of what can change the model's answers (provider, model id, sampling parameters; not prices or limits), "
+    "so editing one model's settings makes only that model's generations stale.",
+)
+def model_configs(xpertbench: XpertBenchResource) -> dg.DataVersionsByPartition:
+    models = xpertbench.models()
+    return dg.DataVersionsByPartition(
+        {name: dg.DataVersion(model_fingerprint(models, name)) for name in models.candidates
+         if name in candidate_partitions.get_partition_keys()})
 
 
 SUBMISSION_COLUMNS = [

@@ -56,12 +56,11 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
-    """Exactly what :func:`call_key` hashes; print it to debug an unexpected miss."""
-    model = config.model(request.model)
+def model_material(config: ModelsConfig, name: str) -> dict[str, Any]:
+    """The part of a model's configuration that can change its answers (not prices or limits)."""
+    model = config.model(name)
     provider = config.providers[model.provider]
     return {
-        "schema": KEY_SCHEMA,
         "provider": {
             "kind": provider.kind,
             "protocol": provider.wire,
@@ -75,6 +74,18 @@ def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
             "reasoning_effort": model.reasoning_effort,
             "extra_params": model.extra_params,
         },
+    }
+
+
+def model_fingerprint(config: ModelsConfig, name: str) -> str:
+    return hashlib.sha256(canonical_json(model_material(config, name)).encode("utf-8")).hexdigest()
+
+
+def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
+    """Exactly what :func:`call_key` hashes; print it to debug an unexpected miss."""
+    return {
+        "schema": KEY_SCHEMA,
+        **model_material(config, request.model),
         "system": request.system,
         "messages": request.messages,
         "response_format": request.response_format,

@@ -101,6 +101,22 @@ def test_adding_a_model_runs_only_its_partitions(env):
     assert set(board["model"]) == {"oracle", "partial", "generic", "warm"}
 
 
+def test_changing_one_models_settings_regenerates_only_that_model(env):
+    root = env["root"]
+    mtime = (root / "assets" / "generations" / "oracle.parquet").stat().st_mtime
+    models_yaml(Path(env["env"]["XPERTBENCH_MODELS"]), base_url=env["server"].base_url,
+                candidates=("oracle", "partial", "generic", "warm"),
+                extra_models={"warm": {"provider": "standin-openai", "model_id": "standin-generic@warm",
+                                       "temperature": 0.7, "max_tokens": 2048},
+                              "partial": {"provider": "standin-anthropic", "model_id": "standin-partial",
+                                          "max_tokens": 3000}})
+    out = xb(env, "refresh")
+    assert "generations [partial]" in out and "generations [oracle]" not in out
+    # New call keys (max_tokens is part of them), same stand-in answers, so the judge reuses its calls.
+    assert calls(env) == {"candidate": N_TASKS, "judge": 0}
+    assert (root / "assets" / "generations" / "oracle.parquet").stat().st_mtime == mtime
+
+
 def test_changing_the_judge_template_rejudges_without_regenerating(env):
     pipeline_yaml(Path(env["env"]["XPERTBENCH_CONFIG"]), judge={"template_version": "judge-v2"})
     out = xb(env, "refresh")

@@ -71,7 +71,7 @@ def test_ui_lists_assets_with_groups_versions_and_checks(ui):
             "task_scores", "judge_agreement", "leaderboard", "report"} <= set(by_name)
     for name, n in by_name.items():
         assert n["groupName"] and n["description"], name
-        if name != "raw_submissions":
+        if name not in ("raw_submissions", "model_configs"):  # observable sources have no code version
             assert n["opVersion"], name
     checks = {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"].get("checks", [])}
     assert checks == {"rubrics_gx_suite": True, "tasks_gx_suite": True, "judge_error_rate": True,
