@@ -29,11 +29,9 @@ def _read(folder: Path, name: str, partition: str | None = None) -> pd.DataFrame
 def _dagster_versions(instance: dg.DagsterInstance | None, asset: str, partition: str | None = None) -> dict:
     if instance is None:
         return {}
-    ev = instance.get_latest_materialization_event(dg.AssetKey(asset)) if partition is None else None
-    if partition is not None:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
-        ev = records[0].event_log_entry if records else None
+    flt = dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None)
+    records = instance.fetch_materializations(flt, limit=1).records
+    ev = records[0].event_log_entry if records else None
     if ev is None or ev.asset_materialization is None:
         return {}
     tags = ev.asset_materialization.tags or {}

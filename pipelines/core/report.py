@@ -81,7 +81,7 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
         ("Rubric dimensions", "Checkpoints met per dimension (the paper's 16 dimensions).", r.dimension_scores, None),
         ("Importance levels", "Met rates for Essential / Important / Optional checkpoints.", r.importance_scores, None),
         ("Rubric items no model meets or every model meets", "", flagged, None),
-        ("Cost", "Tokens and cost per role and model (stand-ins are free).", r.cost_table, None),
+        ("Cost", "Tokens and cost per role and model (stand-in prices in models.yaml are fictional).", r.cost_table, None),
         ("Lineage", "Rows per stage, from raw files to scores.", r.lineage, None),
         ("Quarantined submissions", "", r.quarantine[["source_path", "reason", "message"]] if len(r.quarantine) else None, None),
         ("Curation decisions (dropped)", "", dropped[["submission_id", "rule", "detail"]] if len(dropped) else None, None),

@@ -5,6 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.frames import frame_hash
+from pipelines.core.submission import submissions_by_id as rebuild_submissions
 
 
 def hashed_output(df: pd.DataFrame, output_name: str = "result", metadata: dict | None = None) -> dg.Output:
@@ -37,9 +38,7 @@ def concat_partitions(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def submissions_by_id(tasks: pd.DataFrame, only=None) -> dict:
     """The immutable Submission objects carried in a table's payload_json column."""
-    from pipelines.core.submission import submissions_by_id as rebuild
-
-    return rebuild(tasks["task_id"], tasks["payload_json"], only)
+    return rebuild_submissions(tasks["task_id"], tasks["payload_json"], only)
 
 
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its

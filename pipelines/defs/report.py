@@ -8,7 +8,6 @@ import pandas as pd
 
 from pipelines.core.frames import sha256_text
 from pipelines.defs import versions
-from pipelines.core.report import ReportInputs, render
 from pipelines.defs.common import AUTO, concat_partitions
 from pipelines.defs.resources import XpertBenchResource
 
@@ -28,6 +27,9 @@ LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rub
     "cost, lineage counts, quarantine and curation summaries, and the configuration used.",
 )
 def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> pd.DataFrame:
+    # Imported here: matplotlib costs about a second, and loading the definitions should not pay it.
+    from pipelines.core.report import ReportInputs, render
+
     per_model = {k: concat_partitions(tables[k]) for k in ("task_scores", "generations", "judgements")}
     lineage = pd.DataFrame(
         [{"stage": "raw submission files", "rows": len(tables["submissions"]) + len(tables["submission_quarantine"])}]

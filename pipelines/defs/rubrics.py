@@ -37,13 +37,12 @@ def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResou
                   tasks: pd.DataFrame, submissions: pd.DataFrame):
     cfg = xpertbench.config().rubric
     all_subs = [Submission.model_validate_json(p) for p in submissions["payload_json"]]
-    kept = set(tasks["task_id"])
+    source_sha = dict(zip(tasks["task_id"], tasks["source_sha256"]))
     rows = []
     for s in all_subs:
-        if s.submission_id not in kept:
+        if s.submission_id not in source_sha:
             continue
-        h = s.rubric_hash()
-        sha = tasks.loc[tasks["task_id"] == s.submission_id, "source_sha256"].iloc[0]
+        h, sha = s.rubric_hash(), source_sha[s.submission_id]
         for i, c in enumerate(s.rubric):
             rows.append({
                 "task_id": s.submission_id, "checkpoint_id": c.id, "position": i, "criterion": c.criterion,
@@ -54,7 +53,7 @@ def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResou
     rubrics = pd.DataFrame(rows, columns=RUBRIC_COLUMNS)
     paths = dict(zip(submissions["submission_id"], submissions["source_path"]))
     findings = pd.DataFrame(
-        [{**f.__dict__, "in_tasks": f.submission_id in kept, "source_path": paths[f.submission_id]}
+        [{**f.__dict__, "in_tasks": f.submission_id in source_sha, "source_path": paths[f.submission_id]}
          for f in lint_all(all_subs, cfg)],
         columns=FINDING_COLUMNS,
     )
