@@ -25,7 +25,7 @@ test: $(STAMP)  ## definitions check + the test suite
 	$(BIN)/python -m pytest -q
 
 ui: $(STAMP)  ## Dagster UI + daemon on http://127.0.0.1:3000
-	$(BIN)/python -m pipelines.run_with_default_signals $(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/python -m pipelines.cli.run_with_default_signals $(BIN)/dagster dev -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
 	$(BIN)/python bench/llm_throughput.py

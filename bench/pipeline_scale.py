@@ -75,17 +75,18 @@ def main() -> None:
     cfg = root / "xb.yaml"
     cfg.write_text(yaml.safe_dump({"gold": {"size": args.gold, "min_per_domain": 3},
                                    "agreement": {"bootstrap_samples": 1000}, "stats": {"bootstrap_samples": 1000}}))
-    from pipelines.definitions import build_resources
-    from pipelines.orchestrate import run_all
-    from pipelines.paths import MODELS_CONFIG
+    from pipelines.definitions import build_definitions
+    from pipelines.settings import Settings
+    from pipelines.cli.orchestrate import run_all
+    from pipelines.paths import DEFAULT_MODELS_CONFIG as MODELS_CONFIG
 
-    res = build_resources(str(root / "assets"), raw_dir=str(raw), config_path=str(cfg), models_path=str(MODELS_CONFIG))
+    res = build_definitions(Settings.load(raw_dir=raw, assets_dir=root / "assets", config=cfg, models=MODELS_CONFIG, env={}))
     stamps: list[tuple[str, float]] = []
     home = root / "home"
     home.mkdir()
     start = time.perf_counter()
     with dg.DagsterInstance.local_temp(str(home)) as inst:
-        ok = run_all(inst, resources=res, echo=lambda s: stamps.append((s, time.perf_counter())))
+        ok = run_all(inst, res, echo=lambda s: stamps.append((s, time.perf_counter())))
     end = time.perf_counter()
     t = Table("stage", "seconds", title=f"Pipeline at scale: {i} submissions, Gold {args.gold}, 3 stand-in candidates")
     for (label, t0), (_, t1) in zip(stamps, stamps[1:] + [("end", end)]):

@@ -14,7 +14,6 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipelines.paths import PIPELINE_CONFIG
 
 
 class _Section(BaseModel):
@@ -112,9 +111,7 @@ class PipelineConfig(_Section):
         return self
 
 
-def load_config(path: Path | str | None = None) -> PipelineConfig:
-    p = Path(path) if path else PIPELINE_CONFIG
-    if not p.exists():
-        return PipelineConfig()
+def load_config(path: Path | str) -> PipelineConfig:
+    """Read one pipeline config file (Settings.load() decides which, and reports problems)."""
+    p = Path(path)
     return PipelineConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")) or {})
-

@@ -1,29 +1,52 @@
-"""The single Dagster entry point: every asset, check, resource and job of the pipeline."""
+"""The single Dagster entry point, built from one Settings object by `build_definitions`.
+
+`defs` (what `dagster dev`, `dg` and the daemon load) uses `Settings.load()`: the environment
+variables and the default files. The CLI and tests call `build_definitions(settings)` with their
+own settings; partitions, code versions, resources, checks and the sensor all come from it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 
 from pipelines.defs import aggregates, agreement, curation, generation, gold, ingest, judging, report, rubrics, scoring
+from pipelines.defs.common import Build
 from pipelines.defs.io import ParquetIOManager
-from pipelines.defs.resources import XpertBenchResource
+from pipelines.defs.resources import LLMResource, XpertBenchResource
+from pipelines.defs.versions import code_versions
+from pipelines.settings import Settings
 
-ASSETS = [ingest.raw_submissions, ingest.model_configs, ingest.parse_submissions, curation.curate_tasks, rubrics.check_rubrics,
-          gold.gold_tasks, generation.generations, judging.judgements, scoring.task_scores,
-          agreement.judge_meta_evaluation, aggregates.aggregate_tables, report.report]
-CHECKS = [rubrics.rubrics_gx_suite, rubrics.tasks_gx_suite, scoring.judge_error_rate, scoring.all_gold_tasks_scored]
-
-
-def build_resources(assets_dir: str | None = None, **overrides: str) -> dict:
-    res = XpertBenchResource(**({"assets_dir": assets_dir} if assets_dir else {}), **overrides)
-    return {"xpertbench": res, "io_manager": ParquetIOManager(base_dir=res.assets_dir)}
+STAGES = [ingest, curation, rubrics, gold, generation, judging, scoring, agreement, aggregates, report]
 
 
-# Declarative automation is evaluated by this sensor (running by default) whenever the daemon is
-# up, e.g. under `make ui`: stale and newly missing assets are then materialised on their own.
-automation = dg.AutomationConditionSensorDefinition(
-    "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
-    default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
-)
+def build_resources(settings: Settings, **llm_options: Any) -> dict[str, Any]:
+    xb = XpertBenchResource.from_settings(settings)
+    return {"xpertbench": xb, "llm": LLMResource(xpertbench=xb, **llm_options),
+            "io_manager": ParquetIOManager(base_dir=str(settings.assets_dir))}
 
-defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, sensors=[automation], resources=build_resources())
+
+def build_definitions(settings: Settings | None = None, *, resources: Mapping[str, Any] | None = None,
+                      **llm_options: Any) -> dg.Definitions:
+    """Every asset, check, resource and the automation sensor of the pipeline for these settings.
+
+    `resources` replaces any of the built resources (tests substitute the LLM layer this way).
+    """
+    s = settings or Settings.load()
+    b = Build(s, code_versions(s), dg.StaticPartitionsDefinition(s.candidates))
+    assets, checks = [], []
+    for stage in STAGES:
+        for d in stage.build(b):
+            (checks if isinstance(d, dg.AssetChecksDefinition) else assets).append(d)
+    # Declarative automation is evaluated by this sensor whenever the daemon is up (`make ui`).
+    automation = dg.AutomationConditionSensorDefinition(
+        "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
+        default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+    )
+    return dg.Definitions(assets=assets, asset_checks=checks, sensors=[automation],
+                          resources={**build_resources(s, **llm_options), **(resources or {})})
+
+
+defs = build_definitions()

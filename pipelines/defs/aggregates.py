@@ -4,21 +4,19 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core import aggregates as agg
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, concat_partitions, hashed_output, md_table
-from pipelines.defs.resources import XpertBenchResource
-from pipelines.llm.store import CallStore
+from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output, md_table
+from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "reporting"
 
 
-def judge_usage(judge_rows: pd.DataFrame, xpertbench: XpertBenchResource) -> dict[str, dict]:
+def judge_usage(judge_rows: pd.DataFrame, llm: LLMResource) -> dict[str, dict]:
     """Usage of the judge calls behind these rows, read back from the call store."""
     keys = judge_rows["judge_call_key"].dropna().unique()
     if not len(keys):
         return {}
-    with CallStore(xpertbench.call_store_path) as store:
-        return {k: sc.response.get("usage", {}) for k, sc in store.get_many(keys).items()}
+    store = llm.runner.store
+    return {k: sc.response.get("usage", {}) for k, sc in store.get_many(keys).items()}
 
 
 OUTS = {
@@ -35,15 +33,9 @@ OUTS = {
 }
 
 
-@dg.multi_asset(
-    outs={k: dg.AssetOut(group_name=GROUP, automation_condition=AUTO, code_version=versions.AGGREGATES, kinds={"pandas", "parquet"},
-                         description=v) for k, v in OUTS.items()},
-    ins={"task_scores": dg.AssetIn(), "judgements": dg.AssetIn(), "generations": dg.AssetIn(),
-         "rubrics": dg.AssetIn(), "gold_tasks": dg.AssetIn(), "anchor_judgements": dg.AssetIn()},
-)
-def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
-                     task_scores: dict[str, pd.DataFrame], judgements: dict[str, pd.DataFrame],
-                     generations: dict[str, pd.DataFrame], rubrics: pd.DataFrame, gold_tasks: pd.DataFrame,
+def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, llm: LLMResource,
+                     task_scores, judgements,  # {model: frame}, or one frame with a single candidate
+                     generations, rubrics: pd.DataFrame, gold_tasks: pd.DataFrame,
                      anchor_judgements: pd.DataFrame):
     cfg, models = xpertbench.config(), xpertbench.models()
     scores = concat_partitions(task_scores).merge(gold_tasks[["task_id", "category"]], on="task_id", how="left")
@@ -62,9 +54,21 @@ def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchRe
         "paired_comparisons": agg.paired_comparisons(scores, cfg.stats),
         "rubric_item_analytics": agg.rubric_item_analytics(cp),
         "cost_table": agg.cost_table(agg.usage_rows(
-            gens, judge_rows, models.judge, models.model(models.judge).cost_usd, judge_usage(judge_rows, xpertbench))),
+            gens, judge_rows, models.judge, models.model(models.judge).cost_usd, judge_usage(judge_rows, llm))),
     }
     previews = {"leaderboard": md_table(board), "domain_scores": dg.MetadataValue.md(
         agg.domain_table_wide(domains).to_markdown()) if len(domains) else md_table(domains)}
     for name, df in tables.items():
         yield hashed_output(df, name, {"preview": previews.get(name, md_table(df, 20))})
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.multi_asset(
+            outs={k: dg.AssetOut(group_name=GROUP, automation_condition=AUTO, code_version=b.versions["aggregates"], kinds={"pandas", "parquet"},
+                                 description=v) for k, v in OUTS.items()},
+            ins={"task_scores": dg.AssetIn(), "judgements": dg.AssetIn(), "generations": dg.AssetIn(),
+                 "rubrics": dg.AssetIn(), "gold_tasks": dg.AssetIn(), "anchor_judgements": dg.AssetIn()},
+        )(aggregate_tables),
+    ]

@@ -6,32 +6,13 @@ import pandas as pd
 from pipelines.core.agreement import summary_table
 from pipelines.core.anchors import agreement_jobs
 from pipelines.core.judging import judge_config_hash, run_judging, verdict_frame
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, hashed_output, md_table, submissions_by_id
-from pipelines.defs.resources import XpertBenchResource
-from pipelines.llm.runner import LLMRunner
+from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
+from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "judging"
 
 
-@dg.multi_asset(
-    outs={
-        "anchor_judgements": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.AGREEMENT, kinds={"openai", "parquet"},
-            description="The judge's verdicts on the expert-graded anchor answers of Gold tasks, beside the "
-            "experts' verdicts, in ShotJudge mode (worked example from another task of the same domain) and "
-            "zero-shot mode.",
-        ),
-        "judge_agreement": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.AGREEMENT, kinds={"pandas", "parquet"},
-            description="Judge vs expert agreement: raw agreement, CDR = P(agree) - P(disagree) (the paper's "
-            "metric), Cohen's kappa and balanced F1, overall and per domain, with task-level bootstrap CIs; "
-            "ShotJudge and zero-shot side by side.",
-        ),
-    },
-    ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
-)
-def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
+def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, llm: LLMResource,
                           tasks: pd.DataFrame, gold_tasks: pd.DataFrame):
     cfg = xpertbench.config()
     models = xpertbench.models()
@@ -39,10 +20,10 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     jobs, extra, expert, skipped = agreement_jobs([pool[t] for t in gold_tasks["task_id"]], pool.values())
     for tid in skipped:
         context.log.warning(f"{tid}: no other anchored task in its domain; ShotJudge agreement skipped")
-    with LLMRunner(models, xpertbench.call_store_path, log=context.log.info) as runner:
-        verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement"),
-                               judge_model=models.judge, template_version=cfg.judge.template_version,
-                               per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts)
+    runner = llm.runner
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement"),
+                           judge_model=models.judge, template_version=cfg.judge.template_version,
+                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts)
     ch = judge_config_hash(cfg.judge, models)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.judge.template_version, ch, extra)
     # Only checkpoints the experts graded take part in the comparison.
@@ -54,3 +35,26 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
         "table": md_table(summary[["judge_mode", "scope", "n_tasks", "agreement", "cdr", "kappa", "balanced_f1"]]),
         "gold_tasks_with_anchor": len({j.key[0] for j in jobs}),
     })
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.multi_asset(
+            outs={
+                "anchor_judgements": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["agreement"], kinds={"openai", "parquet"},
+                    description="The judge's verdicts on the expert-graded anchor answers of Gold tasks, beside the "
+                    "experts' verdicts, in ShotJudge mode (worked example from another task of the same domain) and "
+                    "zero-shot mode.",
+                ),
+                "judge_agreement": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["agreement"], kinds={"pandas", "parquet"},
+                    description="Judge vs expert agreement: raw agreement, CDR = P(agree) - P(disagree) (the paper's "
+                    "metric), Cohen's kappa and balanced F1, overall and per domain, with task-level bootstrap CIs; "
+                    "ShotJudge and zero-shot side by side.",
+                ),
+            },
+            ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
+        )(judge_meta_evaluation),
+    ]

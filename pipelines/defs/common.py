@@ -1,11 +1,24 @@
-"""Small helpers shared by the asset modules: content-hash outputs and markdown previews."""
+"""Small helpers shared by the asset modules: the build context, content-hash outputs, previews."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from pipelines.core.frames import frame_hash
 from pipelines.core.submission import submissions_by_id as rebuild_submissions
+from pipelines.settings import Settings
+
+
+@dataclass(frozen=True)
+class Build:
+    """What every stage module needs to define its assets: the settings and what derives from them."""
+
+    settings: Settings
+    versions: dict[str, str]
+    partitions: dg.StaticPartitionsDefinition
 
 
 def hashed_output(df: pd.DataFrame, output_name: str = "result", metadata: dict | None = None) -> dg.Output:
@@ -26,8 +39,14 @@ def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
     return md_table(vc)
 
 
-def concat_partitions(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """All partitions of a per-model asset as one table (an unpartitioned asset's input is a dict)."""
+def concat_partitions(parts: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
+    """All partitions of a per-model asset as one table.
+
+    An unpartitioned asset reading every partition gets a dict {partition: frame}; with a single
+    candidate model Dagster hands over that one partition's frame itself, so accept both.
+    """
+    if isinstance(parts, pd.DataFrame):
+        return parts.reset_index(drop=True)
     frames = [df for _, df in sorted(parts.items())]
     if not frames:
         return pd.DataFrame()
@@ -43,6 +62,6 @@ def submissions_by_id(tasks: pd.DataFrame, only=None) -> dict:
 
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its
 # own code version changed, and only once its parents' blocking checks (GX suites, judge-error
-# rate, Gold coverage) passed; the sensor in definitions.py evaluates this every 30 s.
+# rate, Gold coverage) passed; the automation sensor in definitions.py evaluates this.
 AUTO = (dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()) & \
     dg.AutomationCondition.all_deps_blocking_checks_passed()

@@ -6,8 +6,7 @@ import pandas as pd
 
 from pipelines.core.curation import curate, load_screening_scores, prompt_hash
 from pipelines.core.submission import Submission
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "curation"
@@ -19,22 +18,6 @@ LOG_COLUMNS = ["submission_id", "source_path", "source_sha256", "decision", "rul
                "related_id", "curation_config"]
 
 
-@dg.multi_asset(
-    outs={
-        "tasks": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.CURATION, kinds={"pandas", "parquet"},
-            description="Submissions kept by curation: one row per task with its prompt and source.",
-        ),
-        "curation_log": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.CURATION, kinds={"pandas", "parquet"},
-            description="One decision per valid submission: kept, or dropped with the rule and detail "
-            "(expert cap, missing component, reference answer, language, exact/near duplicate, "
-            "difficulty screen).",
-        ),
-    },
-    ins={"submissions": dg.AssetIn()},
-    deps=["raw_submissions"],
-)
 def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, submissions: pd.DataFrame):
     cfg = xpertbench.config().curation
     subs = [Submission.model_validate_json(p) for p in submissions["payload_json"]]
@@ -94,3 +77,25 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
         "dropped_detail": md_table(dropped[["submission_id", "rule", "detail"]]),
         "difficulty_screen_active": bool(screening),
     })
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.multi_asset(
+            outs={
+                "tasks": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["curation"], kinds={"pandas", "parquet"},
+                    description="Submissions kept by curation: one row per task with its prompt and source.",
+                ),
+                "curation_log": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["curation"], kinds={"pandas", "parquet"},
+                    description="One decision per valid submission: kept, or dropped with the rule and detail "
+                    "(expert cap, missing component, reference answer, language, exact/near duplicate, "
+                    "difficulty screen).",
+                ),
+            },
+            ins={"submissions": dg.AssetIn()},
+            deps=["raw_submissions"],
+        )(curate_tasks),
+    ]

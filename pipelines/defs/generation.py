@@ -4,11 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.prompts import generation_requests, template_hash
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, hashed_output, md_table, submissions_by_id
-from pipelines.defs.partitions import candidate_partitions
-from pipelines.defs.resources import XpertBenchResource
-from pipelines.llm.runner import LLMRunner
+from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
+from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "generation"
 COLUMNS = [
@@ -18,15 +15,7 @@ COLUMNS = [
 ]
 
 
-@dg.asset(
-    group_name=GROUP, automation_condition=AUTO, code_version=versions.GENERATIONS, kinds={"openai", "anthropic", "parquet"},
-    partitions_def=candidate_partitions, pool="llm",
-    ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()}, deps=["model_configs"],
-    description="One row per (Gold task, candidate model): the answer, the model id the API returned, "
-    "usage, latency, finish reason and call key. Calls go through the content-addressed call store, so a "
-    "rerun pays only for calls not made before.",
-)
-def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
+def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, llm: LLMResource,
                 tasks: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.Output:
     model = context.partition_key
     cfg = xpertbench.config().generation
@@ -34,10 +23,10 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
     subs = submissions_by_id(tasks, gold_tasks["task_id"])
     requests = generation_requests(subs, model, cfg.template_version, cfg.replicates)
     sha = dict(zip(tasks["task_id"], tasks["source_sha256"]))
-    with LLMRunner(models, xpertbench.call_store_path, log=context.log.info) as runner:
-        runner.register_oracle({r.last_user_text: subs[r.tags["task_id"]].reference_answer or ""
-                                for r in requests})
-        results = runner.run(requests, desc=f"generations[{model}]")
+    runner = llm.runner
+    runner.register_oracle({r.last_user_text: subs[r.tags["task_id"]].reference_answer or ""
+                            for r in requests})
+    results = runner.run(requests, desc=f"generations[{model}]")
     rows = [
         {
             "task_id": req.tags["task_id"], "model": model, "replicate": req.replicate, "ok": res.ok,
@@ -68,3 +57,17 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
         "sample": md_table(df[["task_id", "ok", "finish_reason", "output_tokens", "from_store"]], 10),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.asset(
+            group_name=GROUP, automation_condition=AUTO, code_version=b.versions["generations"], kinds={"openai", "anthropic", "parquet"},
+            partitions_def=b.partitions, pool="llm",
+            ins={"tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()}, deps=["model_configs"],
+            description="One row per (Gold task, candidate model): the answer, the model id the API returned, "
+            "usage, latency, finish reason and call key. Calls go through the content-addressed call store, so a "
+            "rerun pays only for calls not made before.",
+        )(generations),
+    ]

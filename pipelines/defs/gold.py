@@ -5,8 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.gold import select_gold
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "gold"
@@ -14,13 +13,6 @@ GOLD_COLUMNS = ["task_id", "domain", "category", "rank_in_domain", "sample_key",
                 "eligible_in_domain", "has_anchor", "gold_config"]
 
 
-@dg.asset(
-    group_name=GROUP, automation_condition=AUTO, code_version=versions.GOLD, kinds={"pandas", "parquet"},
-    ins={"tasks": dg.AssetIn(), "rubric_findings": dg.AssetIn()},
-    description="XpertBench-Gold: tasks sampled per domain in proportion to size with a per-domain floor, "
-    "ranked within each domain by a keyed hash so that adding tasks does not reshuffle Gold. Tasks with "
-    "rubric lint errors are not eligible.",
-)
 def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
                tasks: pd.DataFrame, rubric_findings: pd.DataFrame) -> dg.Output:
     cfg = xpertbench.config().gold
@@ -47,3 +39,16 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         "per_domain": md_table(per_domain),
         "gold_config": cfg.fingerprint(),
     })
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.asset(
+            group_name=GROUP, automation_condition=AUTO, code_version=b.versions["gold"], kinds={"pandas", "parquet"},
+            ins={"tasks": dg.AssetIn(), "rubric_findings": dg.AssetIn()},
+            description="XpertBench-Gold: tasks sampled per domain in proportion to size with a per-domain floor, "
+            "ranked within each domain by a keyed hash so that adding tasks does not reshuffle Gold. Tasks with "
+            "rubric lint errors are not eligible.",
+        )(gold_tasks),
+    ]

@@ -5,38 +5,22 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.intake import folder_fingerprint, parse_folder
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
-from pipelines.defs.partitions import candidate_partitions
+from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.store import model_fingerprint
 
 GROUP = "ingest"
 
 
-@dg.observable_source_asset(
-    group_name=GROUP,
-    # Observed every minute when the daemon runs (`make ui`); `xpertbench run/refresh` observe it first.
-    automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
-    description="Expert submissions as files under raw_submissions/. Its data version is a content "
-    "hash of every file in the folder, so editing one file marks downstream assets stale.",
-)
 def raw_submissions(xpertbench: XpertBenchResource) -> dg.DataVersion:
     return dg.DataVersion(folder_fingerprint(xpertbench.raw_path))
 
 
-@dg.observable_source_asset(
-    group_name=GROUP, partitions_def=candidate_partitions,
-    automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
-    description="Each candidate's entry in models.yaml, observed per partition: its data version is a hash "
-    "of what can change the model's answers (provider, model id, sampling parameters; not prices or limits), "
-    "so editing one model's settings makes only that model's generations stale.",
-)
 def model_configs(xpertbench: XpertBenchResource) -> dg.DataVersionsByPartition:
     models = xpertbench.models()
     return dg.DataVersionsByPartition(
         {name: dg.DataVersion(model_fingerprint(models, name)) for name in models.candidates
-         if name in candidate_partitions.get_partition_keys()})
+})
 
 
 SUBMISSION_COLUMNS = [
@@ -46,21 +30,6 @@ SUBMISSION_COLUMNS = [
 QUARANTINE_COLUMNS = ["source_path", "source_sha256", "size_bytes", "reason", "message"]
 
 
-@dg.multi_asset(
-    outs={
-        "submissions": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.INTAKE, kinds={"pandas", "parquet"},
-            description="Every submission file that parsed and passed the schema (validation/"
-            "submission.schema.json), one row each, with its file path and sha256.",
-        ),
-        "submission_quarantine": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.INTAKE, kinds={"pandas", "parquet"},
-            description="Files that could not be accepted: path, sha256, reason code and message. "
-            "Nothing is dropped silently.",
-        ),
-    },
-    deps=[raw_submissions],
-)
 def parse_submissions(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource):
     cfg = xpertbench.config().intake
     results = parse_folder(xpertbench.raw_path, cfg.max_file_bytes)
@@ -100,3 +69,38 @@ def parse_submissions(context: dg.AssetExecutionContext, xpertbench: XpertBenchR
         "by_reason": counts_md(quarantine["reason"], "reason"),
         "files": md_table(quarantine[["source_path", "reason", "message"]]),
     })
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.observable_source_asset(
+            group_name=GROUP,
+            # Observed every minute when the daemon runs (`make ui`); `xpertbench run/refresh` observe it first.
+            automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
+            description="Expert submissions as files under raw_submissions/. Its data version is a content "
+            "hash of every file in the folder, so editing one file marks downstream assets stale.",
+        )(raw_submissions),
+        dg.observable_source_asset(
+            group_name=GROUP, partitions_def=b.partitions,
+            automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
+            description="Each candidate's entry in models.yaml, observed per partition: its data version is a hash "
+            "of what can change the model's answers (provider, model id, sampling parameters; not prices or limits), "
+            "so editing one model's settings makes only that model's generations stale.",
+        )(model_configs),
+        dg.multi_asset(
+            outs={
+                "submissions": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["intake"], kinds={"pandas", "parquet"},
+                    description="Every submission file that parsed and passed the schema (validation/"
+                    "submission.schema.json), one row each, with its file path and sha256.",
+                ),
+                "submission_quarantine": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["intake"], kinds={"pandas", "parquet"},
+                    description="Files that could not be accepted: path, sha256, reason code and message. "
+                    "Nothing is dropped silently.",
+                ),
+            },
+            deps=["raw_submissions"],
+        )(parse_submissions),
+    ]

@@ -1,13 +1,16 @@
 """Parquet IO manager: one file per asset (and per partition) under the assets folder."""
 
 
+import os
+import uuid
+
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from pipelines.paths import ASSETS_DIR
+from pipelines.paths import DEFAULT_ASSETS_DIR
 
 
 class _ParquetIO(dg.UPathIOManager):
@@ -15,10 +18,16 @@ class _ParquetIO(dg.UPathIOManager):
 
     def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            pq.write_table(pa.Table.from_pandas(obj, preserve_index=False), fh)
-        tmp.rename(path)  # atomic: a crashed write never leaves a half file under the real name
+        # A temp name unique to this writer, then an atomic replace: two runs writing the same asset
+        # at once, or a run killed mid-write, never leave a half or mixed file under the real name.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+        try:
+            with tmp.open("wb") as fh:
+                pq.write_table(pa.Table.from_pandas(obj, preserve_index=False), fh)
+            tmp.replace(path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as fh:
@@ -37,7 +46,7 @@ class _ParquetIO(dg.UPathIOManager):
 class ParquetIOManager(dg.ConfigurableIOManagerFactory):
     """Stores DataFrames as parquet under `base_dir` (default: the project's assets/ folder)."""
 
-    base_dir: str = str(ASSETS_DIR)
+    base_dir: str = str(DEFAULT_ASSETS_DIR)
 
     def create_io_manager(self, context: dg.InitResourceContext) -> _ParquetIO:
         return _ParquetIO(base_path=UPath(self.base_dir))

@@ -5,23 +5,11 @@ import pandas as pd
 
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
 from pipelines.core.judging import JudgeJob, judge_config_hash, run_judging, verdict_frame
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table, submissions_by_id
-from pipelines.defs.partitions import candidate_partitions
-from pipelines.defs.resources import XpertBenchResource
-from pipelines.llm.runner import LLMRunner
+from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table, submissions_by_id
+from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "judging"
-@dg.asset(
-    group_name=GROUP, automation_condition=AUTO, code_version=versions.JUDGEMENTS, kinds={"openai", "anthropic", "parquet"},
-    partitions_def=candidate_partitions, pool="llm",
-    ins={"generations": dg.AssetIn(), "tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
-    description="ShotJudge verdicts: one row per (task, model, checkpoint), met / not_met / judge_error "
-    "with the judge's rationale. The judge sees the task, the rubric and the task's expert-graded anchor "
-    "answer as a worked example; tasks without an anchor fall back to zero-shot and are flagged. A judge "
-    "failure is recorded with its raw reply and is never a score.",
-)
-def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
+def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, llm: LLMResource,
                generations: pd.DataFrame, tasks: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.Output:
     model = context.partition_key
     cfg = xpertbench.config().judge
@@ -40,10 +28,10 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     fallback = sorted({j.key[0] for j in jobs if j.mode == "zeroshot_fallback"})
     if fallback:
         context.log.warning(f"{len(fallback)} tasks have no anchor; judged zero-shot: {', '.join(fallback)}")
-    with LLMRunner(models, xpertbench.call_store_path, log=context.log.info) as runner:
-        verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
-                               judge_model=models.judge, template_version=cfg.template_version,
-                               per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts)
+    runner = llm.runner
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
+                           judge_model=models.judge, template_version=cfg.template_version,
+                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)
     errors = df[df["verdict"] == "judge_error"]
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]
@@ -60,3 +48,18 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         "errors": md_table(errors[["task_id", "checkpoint_id", "error_reason"]], 20),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.asset(
+            group_name=GROUP, automation_condition=AUTO, code_version=b.versions["judgements"], kinds={"openai", "anthropic", "parquet"},
+            partitions_def=b.partitions, pool="llm",
+            ins={"generations": dg.AssetIn(), "tasks": dg.AssetIn(), "gold_tasks": dg.AssetIn()},
+            description="ShotJudge verdicts: one row per (task, model, checkpoint), met / not_met / judge_error "
+            "with the judge's rationale. The judge sees the task, the rubric and the task's expert-graded anchor "
+            "answer as a worked example; tasks without an anchor fall back to zero-shot and are flagged. A judge "
+            "failure is recorded with its raw reply and is never a score.",
+        )(judgements),
+    ]

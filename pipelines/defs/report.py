@@ -7,8 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.frames import sha256_text
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, concat_partitions
+from pipelines.defs.common import AUTO, Build, concat_partitions
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "reporting"
@@ -18,14 +17,6 @@ LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rub
            "gold_tasks"]
 
 
-@dg.asset(
-    group_name=GROUP, automation_condition=AUTO, code_version=versions.REPORT, kinds={"html", "markdown"},
-    ins={**{t: dg.AssetIn() for t in TABLES + LINEAGE}, "judge_agreement": dg.AssetIn(),
-         "task_scores": dg.AssetIn(), "generations": dg.AssetIn(), "judgements": dg.AssetIn()},
-    description="assets/report/report.html (self-contained, images inline, viewable offline) and report.md: "
-    "leaderboard, Table-3 style domain scores, charts, paired comparisons, judge agreement, breakdowns, "
-    "cost, lineage counts, quarantine and curation summaries, and the configuration used.",
-)
 def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> pd.DataFrame:
     # Imported here: matplotlib costs about a second, and loading the definitions should not pay it.
     from pipelines.core.report import ReportInputs, render
@@ -58,3 +49,17 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
                                  "report_md": dg.MetadataValue.path(str(md_path)),
                                  "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
     return df
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.asset(
+            group_name=GROUP, automation_condition=AUTO, code_version=b.versions["report"], kinds={"html", "markdown"},
+            ins={**{t: dg.AssetIn() for t in TABLES + LINEAGE}, "judge_agreement": dg.AssetIn(),
+                 "task_scores": dg.AssetIn(), "generations": dg.AssetIn(), "judgements": dg.AssetIn()},
+            description="assets/report/report.html (self-contained, images inline, viewable offline) and report.md: "
+            "leaderboard, Table-3 style domain scores, charts, paired comparisons, judge agreement, breakdowns, "
+            "cost, lineage counts, quarantine and curation summaries, and the configuration used.",
+        )(report),
+    ]

@@ -1,26 +1,50 @@
-"""The one project resource: where inputs and outputs live and which configuration files apply.
+"""Resources: the run's settings (XpertBenchResource) and the LLM layer (LLMResource).
 
-API keys are not fields here: each provider in models.yaml names the environment variable that
-holds its key, read only when a client is built, so no secret reaches Dagster's run config.
+Both are built by `pipelines.definitions.build_definitions` from one `Settings`, so what the
+assets read is always what their code versions were computed from. API keys are not fields:
+each provider in models.yaml names the environment variable holding its key, read only when a
+client is built, so no secret reaches Dagster's run config.
 """
 
+from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
-from pipelines.config import PipelineConfig, load_config
-from pipelines.paths import ASSETS_DIR, MODELS_CONFIG, PIPELINE_CONFIG, RAW_SUBMISSIONS_DIR
+from pipelines.config import PipelineConfig
+from pipelines.llm.config import ModelsConfig
+from pipelines.settings import Settings
 
 
 class XpertBenchResource(dg.ConfigurableResource):
-    raw_dir: str = str(RAW_SUBMISSIONS_DIR)
-    assets_dir: str = str(ASSETS_DIR)
-    config_path: str = str(PIPELINE_CONFIG)
-    models_path: str = str(MODELS_CONFIG)
+    """Where inputs and outputs live and which configuration applies (see pipelines/settings.py)."""
+
+    raw_dir: str
+    assets_dir: str
+    config_path: str
+    models_path: str
+    overrides: str = ""  # XPERTBENCH_SET syntax: section.key=value;...
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> XpertBenchResource:
+        return cls(raw_dir=str(s.raw_dir), assets_dir=str(s.assets_dir), config_path=str(s.config_path),
+                   models_path=str(s.models_path), overrides=s.to_env()["XPERTBENCH_SET"])
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            # env={}: the fields alone decide, exactly as they did when the definitions were built.
+            self._settings = Settings.load(raw_dir=self.raw_dir, assets_dir=self.assets_dir, config=self.config_path,
+                                           models=self.models_path, overrides=self.overrides, env={})
+        return self._settings
 
     def config(self) -> PipelineConfig:
-        return load_config(self.config_path)
+        return self.settings().pipeline
+
+    def models(self) -> ModelsConfig:
+        return self.settings().models
 
     @property
     def raw_path(self) -> Path:
@@ -32,15 +56,36 @@ class XpertBenchResource(dg.ConfigurableResource):
         p.mkdir(parents=True, exist_ok=True)
         return p
 
-    def models(self):
-        return models_config_for(self.models_path)
-
     @property
     def call_store_path(self) -> Path:
         return self.assets_path / "llm_calls.sqlite"
 
 
-def models_config_for(path: str):
-    from pipelines.llm.config import load_models_config
+class LLMResource(dg.ConfigurableResource):
+    """The LLM runner and its call store, opened for a run's steps and closed after them.
 
-    return load_models_config(path)
+    Tests substitute it (another store, a latency for the stand-in) through build_definitions.
+    """
+
+    xpertbench: XpertBenchResource
+    progress: bool = True
+    standin_latency_s: float = 0.0
+    _runner: object = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from pipelines.llm.runner import LLMRunner  # the SDKs cost seconds to import
+
+        log = context.log.info if context.log is not None else None
+        self._runner = LLMRunner(self.xpertbench.models(), self.xpertbench.call_store_path, log=log,
+                                 progress=self.progress, standin_latency_s=self.standin_latency_s)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            raise RuntimeError("LLMResource used outside a run (setup_for_execution not called)")
+        return self._runner

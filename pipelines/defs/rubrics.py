@@ -7,8 +7,7 @@ import pandas as pd
 from pipelines.core.expectations import load_suite, run_suite
 from pipelines.core.rubric_lint import lint_all
 from pipelines.core.submission import Submission
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "rubrics"
@@ -17,22 +16,6 @@ RUBRIC_COLUMNS = ["task_id", "checkpoint_id", "position", "criterion", "weight",
 FINDING_COLUMNS = ["submission_id", "checkpoint_id", "check", "severity", "message", "in_tasks", "source_path"]
 
 
-@dg.multi_asset(
-    outs={
-        "rubrics": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.RUBRICS, kinds={"pandas", "parquet"},
-            description="One row per checkpoint of every curated task (criterion, weight, importance, "
-            "dimension, polarity) with the rubric's content hash.",
-        ),
-        "rubric_findings": dg.AssetOut(
-            group_name=GROUP, automation_condition=AUTO, code_version=versions.RUBRICS, kinds={"pandas", "parquet"},
-            description="Rubric lint for every valid submission: checkpoint count, weights vs importance, "
-            "atomicity, polarity, taxonomy, anchor coverage and task<->rubric consistency. Severity "
-            "'error' keeps a task out of Gold.",
-        ),
-    },
-    ins={"tasks": dg.AssetIn(), "submissions": dg.AssetIn()},
-)
 def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
                   tasks: pd.DataFrame, submissions: pd.DataFrame):
     cfg = xpertbench.config().rubric
@@ -84,15 +67,37 @@ def gx_result(suite_name: str, frame: pd.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset="rubrics", blocking=True,
-                description="Great Expectations suite validation/rubrics.suite.json (ids unique per task, "
-                "weights 1-10, enums, hashes). Blocking: later stages never run on a table that fails it.")
 def rubrics_gx_suite(rubrics: pd.DataFrame) -> dg.AssetCheckResult:
     return gx_result("rubrics", rubrics)
 
 
-@dg.asset_check(asset="tasks", blocking=True,
-                description="Great Expectations suite validation/tasks.suite.json (unique ids and prompt "
-                "hashes, known domains, source hashes). Blocking.")
 def tasks_gx_suite(tasks: pd.DataFrame) -> dg.AssetCheckResult:
     return gx_result("tasks", tasks)
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.multi_asset(
+            outs={
+                "rubrics": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["rubrics"], kinds={"pandas", "parquet"},
+                    description="One row per checkpoint of every curated task (criterion, weight, importance, "
+                    "dimension, polarity) with the rubric's content hash.",
+                ),
+                "rubric_findings": dg.AssetOut(
+                    group_name=GROUP, automation_condition=AUTO, code_version=b.versions["rubrics"], kinds={"pandas", "parquet"},
+                    description="Rubric lint for every valid submission: checkpoint count, weights vs importance, "
+                    "atomicity, polarity, taxonomy, anchor coverage and task<->rubric consistency. Severity "
+                    "'error' keeps a task out of Gold.",
+                ),
+            },
+            ins={"tasks": dg.AssetIn(), "submissions": dg.AssetIn()},
+        )(check_rubrics),
+        dg.asset_check(asset="rubrics", blocking=True,
+                        description="Great Expectations suite validation/rubrics.suite.json (ids unique per task, "
+                        "weights 1-10, enums, hashes). Blocking: later stages never run on a table that fails it.")(rubrics_gx_suite),
+        dg.asset_check(asset="tasks", blocking=True,
+                        description="Great Expectations suite validation/tasks.suite.json (unique ids and prompt "
+                        "hashes, known domains, source hashes). Blocking.")(tasks_gx_suite),
+    ]

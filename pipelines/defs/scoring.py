@@ -4,23 +4,12 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.task_scoring import score_tasks
-from pipelines.defs import versions
-from pipelines.defs.common import AUTO, counts_md, hashed_output, md_table
-from pipelines.defs.partitions import candidate_partitions
+from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "scoring"
 
 
-@dg.asset(
-    group_name=GROUP, automation_condition=AUTO, code_version=versions.TASK_SCORES, kinds={"pandas", "parquet"},
-    partitions_def=candidate_partitions,
-    ins={"judgements": dg.AssetIn(), "rubrics": dg.AssetIn(), "generations": dg.AssetIn(),
-         "gold_tasks": dg.AssetIn()},
-    description="Per (Gold task, model): S = sum(w x) / sum(w) over judged checkpoints, checkpoints met, "
-    "judge errors (excluded and counted; above the configured share the task is incomplete), and "
-    "sub-scores per importance level and dimension.",
-)
 def task_scores(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, judgements: pd.DataFrame,
                 rubrics: pd.DataFrame, generations: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.Output:
     cfg = xpertbench.config().judge
@@ -34,9 +23,6 @@ def task_scores(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
     })
 
 
-@dg.asset_check(asset="judgements", blocking=True, partitions_def=candidate_partitions,
-                description="Share of checkpoint verdicts that are judge errors stays under "
-                "checks.max_judge_error_rate. Blocking: aggregates never use a partition that fails it.")
 def judge_error_rate(context: dg.AssetCheckExecutionContext, xpertbench: XpertBenchResource,
                      judgements: pd.DataFrame) -> dg.AssetCheckResult:
     limit = xpertbench.config().checks.max_judge_error_rate
@@ -44,10 +30,6 @@ def judge_error_rate(context: dg.AssetCheckExecutionContext, xpertbench: XpertBe
     return dg.AssetCheckResult(passed=rate <= limit, metadata={"judge_error_rate": rate, "limit": limit})
 
 
-@dg.asset_check(asset="task_scores", blocking=True, additional_ins={"gold_tasks": dg.AssetIn()},
-                partitions_def=candidate_partitions,
-                description="Every Gold task has a complete score for this model (no missing task, no "
-                "failed generation, no task over the judge-error limit).")
 def all_gold_tasks_scored(task_scores: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.AssetCheckResult:
     missing = sorted(set(gold_tasks["task_id"]) - set(task_scores["task_id"]))
     incomplete = sorted(task_scores.loc[~task_scores["complete"].astype(bool), "task_id"])
@@ -56,3 +38,25 @@ def all_gold_tasks_scored(task_scores: pd.DataFrame, gold_tasks: pd.DataFrame) -
         metadata={"gold_tasks": len(gold_tasks), "missing": dg.MetadataValue.json(missing),
                   "incomplete": dg.MetadataValue.json(incomplete)},
     )
+
+
+def build(b: Build) -> list:
+    """This stage's assets and checks, versioned and partitioned by the run's settings."""
+    return [
+        dg.asset(
+            group_name=GROUP, automation_condition=AUTO, code_version=b.versions["task_scores"], kinds={"pandas", "parquet"},
+            partitions_def=b.partitions,
+            ins={"judgements": dg.AssetIn(), "rubrics": dg.AssetIn(), "generations": dg.AssetIn(),
+                 "gold_tasks": dg.AssetIn()},
+            description="Per (Gold task, model): S = sum(w x) / sum(w) over judged checkpoints, checkpoints met, "
+            "judge errors (excluded and counted; above the configured share the task is incomplete), and "
+            "sub-scores per importance level and dimension.",
+        )(task_scores),
+        dg.asset_check(asset="judgements", blocking=True, partitions_def=b.partitions,
+                        description="Share of checkpoint verdicts that are judge errors stays under "
+                        "checks.max_judge_error_rate. Blocking: aggregates never use a partition that fails it.")(judge_error_rate),
+        dg.asset_check(asset="task_scores", blocking=True, additional_ins={"gold_tasks": dg.AssetIn()},
+                        partitions_def=b.partitions,
+                        description="Every Gold task has a complete score for this model (no missing task, no "
+                        "failed generation, no task over the judge-error limit).")(all_gold_tasks_scored),
+    ]

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Estimate": "pipelines.llm.accounting",
     "ModelEstimate": "pipelines.llm.accounting",
-    "usage_table": "pipelines.llm.accounting",
     "ConfigError": "pipelines.llm.config",
     "ModelConfig": "pipelines.llm.config",
     "ModelsConfig": "pipelines.llm.config",
@@ -45,7 +44,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from pipelines.llm.accounting import Estimate, ModelEstimate, usage_table
+    from pipelines.llm.accounting import Estimate, ModelEstimate
     from pipelines.llm.config import ConfigError, ModelConfig, ModelsConfig, ProviderConfig, load_models_config
     from pipelines.llm.runner import LLMRunner
     from pipelines.llm.standin_server import StandinServer

@@ -117,9 +117,6 @@ class ModelsConfig(_Frozen):
     models: dict[str, ModelConfig]
     candidates: list[str] = Field(min_length=1, description="model names; Dagster partitions")
     judge: str
-    anchor: str | None = None
-    anchor_note: str | None = Field(default=None, description="where the anchor scores came from")
-    screening: list[str] = Field(default_factory=list)
 
     @field_validator("providers", "models")
     @classmethod
@@ -146,14 +143,12 @@ class ModelsConfig(_Frozen):
                     f"model {name!r}: extended thinking needs max_tokens above the minimum thinking budget "
                     f"({ANTHROPIC_MIN_THINKING_BUDGET}), got {m.max_tokens}"
                 )
-        refs = [("candidates", c) for c in self.candidates] + [("screening", s) for s in self.screening]
+        refs = [("candidates", c) for c in self.candidates]
         refs.append(("judge", self.judge))
-        if self.anchor is not None:
-            refs.append(("anchor", self.anchor))
         for field, name in refs:
             if name not in self.models:
                 problems.append(f"{field}: unknown model {name!r} (known: {sorted(self.models)})")
-        for field, names in (("candidates", self.candidates), ("screening", self.screening)):
+        for field, names in (("candidates", self.candidates),):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 problems.append(f"{field}: listed more than once: {dupes}")

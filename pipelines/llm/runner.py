@@ -36,7 +36,6 @@ from pipelines.llm.accounting import (
     ModelEstimate,
     estimate_input_tokens,
     estimate_output_tokens,
-    usage_table,
 )
 from pipelines.llm.clients import ChatClient, Completion, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
@@ -143,9 +142,6 @@ class LLMRunner:
                 with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - configured URL
                     resp.read()
         return len(entries)
-
-    # Roll-up of results per role/model/task (see pipelines.llm.accounting.usage_table).
-    usage_table = staticmethod(usage_table)
 
     # -- keys ----------------------------------------------------------------------------
     def call_key(self, request: LLMRequest) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from llm_helpers import SECRET, SECRET_ENV, make_config, req
 
-from pipelines.llm import ConfigError, LLMRequest, LLMRunner, StandinServer, load_models_config, usage_table
+from pipelines.llm import ConfigError, LLMRequest, LLMRunner, StandinServer, load_models_config
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.paths import PROJECT_ROOT
 
@@ -145,19 +145,6 @@ def test_estimate_counts(runner_for: Any) -> None:
     assert est.per_model["judge"].output_tokens == 512  # no expected_output_tokens: max_tokens
     assert est.cost_usd == pytest.approx(sum(e.cost_usd for e in est.per_model.values()))
     assert {row["model"] for row in est.as_rows()} == {"m", "judge"}
-
-
-def test_usage_table_rolls_up_by_role_model_task(runner_for: Any) -> None:
-    runner = runner_for()
-    tags = [{"role": "candidate", "task_id": "t1"}, {"role": "candidate", "task_id": "t1"}, {"role": "judge", "task_id": "t1"}]
-    first = runner.run([req("a", tags=tags[0]), req("b", tags=tags[1]), req("c", model="judge", tags=tags[2])])
-    second = runner.run([req("a", tags=tags[0])])
-    rows = usage_table(first + second)
-    cand = next(r for r in rows if r["role"] == "candidate")
-    assert cand["calls"] == 3 and cand["from_store"] == 1 and cand["model"] == "m" and cand["task_id"] == "t1"
-    assert cand["input_tokens"] == sum(r.input_tokens for r in first[:2] + second)
-    assert cand["cost_usd_new"] == pytest.approx(first[0].cost_usd + first[1].cost_usd, abs=1e-6)
-    assert [r["role"] for r in rows] == ["candidate", "judge"]
 
 
 def test_progress_log_lines_and_bar(runner_for: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -293,4 +280,4 @@ def test_waiting_for_a_slot_to_retry_counts_against_the_deadline(runner_for: Any
 def test_empty_batch(runner_for: Any, server: StandinServer) -> None:
     runner = runner_for()
     assert runner.run([]) == [] and server.request_log() == []
-    assert runner.estimate([]).calls_needed == 0 and runner.usage_table([]) == []
+    assert runner.estimate([]).calls_needed == 0

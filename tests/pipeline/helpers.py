@@ -85,3 +85,12 @@ def pipeline_yaml(path: Path, **sections: dict) -> Path:
         doc[k] = {**doc.get(k, {}), **v}
     path.write_text(yaml.safe_dump(doc))
     return path
+
+
+def pipeline_defs(raw: Path, assets: Path, config: Path, models: Path, **llm_options):
+    """Definitions for a test run, built from one Settings exactly as the CLI builds them."""
+    from pipelines.definitions import build_definitions
+    from pipelines.settings import Settings
+
+    s = Settings.load(raw_dir=raw, assets_dir=assets, config=config, models=models, env={})
+    return build_definitions(s, **llm_options)

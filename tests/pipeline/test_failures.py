@@ -3,10 +3,9 @@
 import dagster as dg
 import pandas as pd
 
-from pipelines.definitions import build_resources
-from pipelines.orchestrate import run_all
-from pipelines.trace import trace
-from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
+from pipelines.cli.orchestrate import run_all
+from pipelines.cli.trace import trace
+from tests.pipeline.helpers import pipeline_defs, models_yaml, pipeline_yaml, small_raw_folder
 
 
 def test_a_model_that_always_fails_blocks_aggregates_and_is_traceable(tmp_path):
@@ -14,11 +13,10 @@ def test_a_model_that_always_fails_blocks_aggregates_and_is_traceable(tmp_path):
     # generic points at a model the provider does not have: every call fails with a 4xx.
     models = models_yaml(tmp_path / "models.yaml", extra_models={
         "generic": {"provider": "standin-openai", "model_id": "standin-missing", "max_tokens": 256}})
-    res = build_resources(str(tmp_path / "assets"), raw_dir=str(tmp_path / "raw"),
-                          config_path=str(pipeline_yaml(tmp_path / "xb.yaml")), models_path=str(models))
+    res = pipeline_defs(str(tmp_path / "raw"), str(tmp_path / "assets"), str(pipeline_yaml(tmp_path / "xb.yaml")), str(models))
     lines: list[str] = []
     with dg.DagsterInstance.ephemeral() as inst:
-        assert not run_all(inst, resources=res, echo=lines.append)
+        assert not run_all(inst, defs=res, echo=lines.append)
     assert any("model generic FAILED" in s and "all_gold_tasks_scored" in s for s in lines)
     assert any("aggregates not updated: generic" in s for s in lines)
     assets = tmp_path / "assets"

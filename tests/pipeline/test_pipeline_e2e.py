@@ -4,20 +4,17 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pipelines.definitions import build_resources
-from pipelines.orchestrate import run_all
-from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
+from pipelines.cli.orchestrate import run_all
+from tests.pipeline.helpers import pipeline_defs, models_yaml, pipeline_yaml, small_raw_folder
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ids = small_raw_folder(root / "raw", per_domain=2)
-    res = build_resources(str(root / "assets"), raw_dir=str(root / "raw"),
-                          config_path=str(pipeline_yaml(root / "xb.yaml")),
-                          models_path=str(models_yaml(root / "models.yaml")))
+    res = pipeline_defs(str(root / "raw"), str(root / "assets"), str(pipeline_yaml(root / "xb.yaml")), str(models_yaml(root / "models.yaml")))
     with dg.DagsterInstance.ephemeral() as instance:
-        ok = run_all(instance, resources=res, echo=lambda s: None)
+        ok = run_all(instance, defs=res, echo=lambda s: None)
         yield {"ok": ok, "dir": root / "assets", "ids": ids, "instance": instance}
 
 
@@ -105,12 +102,10 @@ def test_report_is_self_contained(run):
 
 def test_run_one_model_skips_aggregates_until_all_partitions_exist(tmp_path):
     small_raw_folder(tmp_path / "raw", per_domain=1)
-    res = build_resources(str(tmp_path / "assets"), raw_dir=str(tmp_path / "raw"),
-                          config_path=str(pipeline_yaml(tmp_path / "xb.yaml")),
-                          models_path=str(models_yaml(tmp_path / "models.yaml")))
+    res = pipeline_defs(str(tmp_path / "raw"), str(tmp_path / "assets"), str(pipeline_yaml(tmp_path / "xb.yaml")), str(models_yaml(tmp_path / "models.yaml")))
     lines: list[str] = []
     with dg.DagsterInstance.ephemeral() as instance:
-        assert run_all(instance, models=["oracle"], resources=res, echo=lines.append)
+        assert run_all(instance, models=["oracle"], defs=res, echo=lines.append)
     assert (tmp_path / "assets" / "task_scores" / "oracle.parquet").exists()
     assert not (tmp_path / "assets" / "generations" / "partial.parquet").exists()
     assert not (tmp_path / "assets" / "leaderboard.parquet").exists()
@@ -118,12 +113,15 @@ def test_run_one_model_skips_aggregates_until_all_partitions_exist(tmp_path):
 
 
 def test_estimate_after_a_run_finds_every_call_in_the_store(run, tmp_path):
-    from pipelines.estimate import plan
+    from pipelines.cli.estimate import plan
     from pipelines.llm.config import load_models_config
     from pipelines.llm.runner import LLMRunner
 
     root = run["dir"].parent
-    requests, placeholders = plan(assets_dir=run["dir"], config_path=root / "xb.yaml", models_path=root / "models.yaml")
+    from pipelines.settings import Settings
+
+    s = Settings.load(raw_dir=root / "raw", assets_dir=run["dir"], config=root / "xb.yaml", models=root / "models.yaml", env={})
+    requests, placeholders = plan(s)
     est = LLMRunner(load_models_config(root / "models.yaml"), run["dir"] / "llm_calls.sqlite", progress=False).estimate(requests)
     # 3 x 14 generations, 3 x 14 judge calls, 14 anchors x 2 modes: the estimate builds the same keys.
     assert placeholders == 0 and est.requests == 3 * 14 + 3 * 14 + 2 * 14

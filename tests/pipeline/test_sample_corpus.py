@@ -10,9 +10,10 @@ import pytest
 
 from pipelines.config import GoldConfig
 from pipelines.core.gold import allocate
-from pipelines.definitions import build_resources
-from pipelines.orchestrate import CURATION, materialize
-from pipelines.paths import RAW_SUBMISSIONS_DIR
+from pipelines.definitions import build_definitions
+from pipelines.settings import Settings
+from pipelines.cli.orchestrate import CURATION, materialize
+from pipelines.paths import DEFAULT_RAW_DIR as RAW_SUBMISSIONS_DIR
 
 QUARANTINE_REASON = {  # generated file name -> expected reason
     "bad_anchor_mismatch": "anchor_mismatch", "bad_duplicate_checkpoint_ids": "duplicate_checkpoint_id",
@@ -33,10 +34,10 @@ CURATION_RULE = {
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
     d = tmp_path_factory.mktemp("corpus")
-    res = build_resources(str(d), raw_dir=str(RAW_SUBMISSIONS_DIR))
+    res = build_definitions(Settings.load(raw_dir=RAW_SUBMISSIONS_DIR, assets_dir=d, env={}))
     with dg.DagsterInstance.ephemeral() as inst:
-        assert materialize(inst, ["raw_submissions"], resources=res).success
-        r = materialize(inst, CURATION, resources=res)
+        assert materialize(res, inst, ["raw_submissions"]).success
+        r = materialize(res, inst, CURATION)
         assert r.success
         assert all(e.passed for e in r.get_asset_check_evaluations())
     return d

@@ -4,10 +4,9 @@ import logging
 
 import dagster as dg
 
-from pipelines.definitions import build_resources
-from pipelines.orchestrate import run_all
+from pipelines.cli.orchestrate import run_all
 from pipelines.llm.standin_server import StandinServer
-from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
+from tests.pipeline.helpers import pipeline_defs, models_yaml, pipeline_yaml, small_raw_folder
 
 SECRET = "sk-live-XB-SECRET-7731"
 
@@ -18,13 +17,11 @@ def test_api_key_never_lands_in_assets_logs_or_instance(tmp_path, monkeypatch, c
     caplog.set_level(logging.DEBUG)
     lines: list[str] = []
     with StandinServer() as server:
-        res = build_resources(str(tmp_path / "assets"), raw_dir=str(tmp_path / "raw"),
-                              config_path=str(pipeline_yaml(tmp_path / "xb.yaml")),
-                              models_path=str(models_yaml(tmp_path / "m.yaml", base_url=server.base_url,
+        res = pipeline_defs(str(tmp_path / "raw"), str(tmp_path / "assets"), str(pipeline_yaml(tmp_path / "xb.yaml")), str(models_yaml(tmp_path / "m.yaml", base_url=server.base_url,
                                                           api_key_env="XB_TEST_API_KEY")))
         (tmp_path / "home").mkdir()
         with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as inst:
-            assert run_all(inst, resources=res, echo=lines.append)
+            assert run_all(inst, defs=res, echo=lines.append)
             events = [str(e) for e in inst.all_logs(inst.get_runs()[0].run_id)]
         seen = server.request_log()
     assert seen, "the stand-in server was called"

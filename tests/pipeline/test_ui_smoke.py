@@ -40,7 +40,7 @@ def ui(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(home), "XPERTBENCH_ASSETS_DIR": str(tmp_path / "assets")}
     dagster = Path(sys.executable).parent / "dagster"
     # The wrapper restores default signal handling, so SIGINT stops dagster dev and its children.
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.run_with_default_signals", str(dagster), "dev",
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli.run_with_default_signals", str(dagster), "dev",
                              "-h", "127.0.0.1", "-p", str(port)], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

@@ -8,6 +8,7 @@ folder, query, run the earliest stale layer, query again.
 
 from __future__ import annotations
 
+import graphlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,8 +19,7 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.cli import execute_query
 
-from pipelines.definitions import ASSETS, defs
-from pipelines.orchestrate import materialize
+from pipelines.cli.orchestrate import materialize
 
 QUERY = """
 query Staleness {
@@ -82,43 +82,36 @@ def stale_items(instance: dg.DagsterInstance) -> list[StaleItem]:
     return out
 
 
-def _layers() -> list[list[str]]:
-    """Asset keys grouped by depth in the graph, so parents always run before children."""
+def _layers(defs: dg.Definitions) -> list[list[str]]:
+    """Asset keys grouped by depth in the graph (graphlib), so parents always run before children."""
     graph = defs.resolve_asset_graph()
-    depth: dict[str, int] = {}
-
-    def d(key: dg.AssetKey) -> int:
-        name = key.to_user_string()
-        if name not in depth:
-            parents = graph.get(key).parent_keys
-            depth[name] = 1 + max((d(p) for p in parents), default=-1)
-        return depth[name]
-
-    for k in graph.get_all_asset_keys():
-        d(k)
-    layers: dict[int, list[str]] = {}
-    for name, lvl in depth.items():
-        layers.setdefault(lvl, []).append(name)
-    return [sorted(layers[k]) for k in sorted(layers)]
+    ts = graphlib.TopologicalSorter({k: graph.get(k).parent_keys for k in graph.get_all_asset_keys()})
+    ts.prepare()
+    layers = []
+    while ts.is_active():
+        ready = ts.get_ready()
+        layers.append(sorted(k.to_user_string() for k in ready))
+        ts.done(*ready)
+    return layers
 
 
-def _siblings() -> dict[str, set[str]]:
+def _siblings(defs: dg.Definitions) -> dict[str, set[str]]:
     """Asset name -> all outputs of the (multi-)asset that produces it."""
     out: dict[str, set[str]] = {}
-    for a in ASSETS:
+    for a in defs.assets:
         names = {k.to_user_string() for k in getattr(a, "keys", [])}
         for n in names:
             out[n] = names
     return out
 
 
-def refresh(instance: dg.DagsterInstance, *, resources: dict | None = None, dry_run: bool = False,
+def refresh(instance: dg.DagsterInstance, defs: dg.Definitions, *, dry_run: bool = False,
             max_rounds: int = 20, echo: Callable[[str], None] = print) -> bool:
     # Observe the sources first: the raw folder, and each candidate's settings in models.yaml.
     for source in ("raw_submissions", "model_configs"):
-        materialize(instance, [source], resources=resources)
-    layer_of = {name: i for i, layer in enumerate(_layers()) for name in layer}
-    siblings = _siblings()
+        materialize(defs, instance, [source])
+    layer_of = {name: i for i, layer in enumerate(_layers(defs)) for name in layer}
+    siblings = _siblings(defs)
     for _ in range(max_rounds):
         items = stale_items(instance)
         if not items:
@@ -136,7 +129,7 @@ def refresh(instance: dg.DagsterInstance, *, resources: dict | None = None, dry_
             by_partition.setdefault(it.partition, set()).update(siblings.get(it.asset, {it.asset}))
         for pk, assets in sorted(by_partition.items(), key=lambda kv: kv[0] or ""):
             echo(f"[refresh] materialising {', '.join(sorted(assets))}" + (f" [{pk}]" if pk else ""))
-            result = materialize(instance, sorted(assets), partition_key=pk, resources=resources)
+            result = materialize(defs, instance, sorted(assets), partition_key=pk)
             if not result.success:
                 echo(f"[refresh] run {result.run_id} failed; stopping")
                 return False

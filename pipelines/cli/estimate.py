@@ -7,29 +7,25 @@ generated yet, a placeholder of the model's expected output length (an estimate,
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.config import load_config
 from pipelines.core.anchors import agreement_jobs
 from pipelines.core.judge_prompt import WorkedExample
 from pipelines.core.judging import JudgeJob, chunks, judge_request
 from pipelines.core.prompts import generation_requests
 from pipelines.core.submission import submissions_by_id
-from pipelines.llm.config import load_models_config
 from pipelines.llm.runner import LLMRunner
 from pipelines.llm.types import LLMRequest
-from pipelines.paths import ASSETS_DIR, MODELS_CONFIG, PIPELINE_CONFIG
+from pipelines.settings import Settings
 
 
-def plan(models: list[str] | None = None, assets_dir: Path = ASSETS_DIR, config_path: Path = PIPELINE_CONFIG,
-         models_path: Path = MODELS_CONFIG) -> tuple[list[LLMRequest], int]:
+def plan(settings: Settings, models: list[str] | None = None) -> tuple[list[LLMRequest], int]:
     """First-attempt requests of a full run (candidates, their judging, the agreement study), and
     how many judge prompts use a placeholder answer because the answer is not generated yet."""
-    cfg, mcfg = load_config(config_path), load_models_config(models_path)
+    cfg, mcfg, assets_dir = settings.pipeline, settings.models, settings.assets_dir
     tasks, gold = pd.read_parquet(assets_dir / "tasks.parquet"), pd.read_parquet(assets_dir / "gold_tasks.parquet")
     pool = submissions_by_id(tasks["task_id"], tasks["payload_json"])
     subs = {t: pool[t] for t in gold["task_id"]}
@@ -59,13 +55,13 @@ def plan(models: list[str] | None = None, assets_dir: Path = ASSETS_DIR, config_
     return requests, placeholders
 
 
-def print_estimate(models: list[str] | None = None, console: Console | None = None) -> int:
+def print_estimate(settings: Settings, models: list[str] | None = None, console: Console | None = None) -> int:
     c = console or Console()
-    if not (ASSETS_DIR / "gold_tasks.parquet").exists():
+    if not (settings.assets_dir / "gold_tasks.parquet").exists():
         c.print("[red]no Gold subset yet: run the curation stage first (make run or xpertbench refresh)[/red]")
         return 1
-    requests, placeholders = plan(models)
-    runner = LLMRunner(load_models_config(MODELS_CONFIG), ASSETS_DIR / "llm_calls.sqlite", progress=False)
+    requests, placeholders = plan(settings, models)
+    runner = LLMRunner(settings.models, settings.call_store_path, progress=False)
     est = runner.estimate(requests)
     t = Table("model", "calls needed", "store hits", "input tokens", "output tokens", "cost (USD)",
               title="Dry run: what a full run would send now (first attempts; judge re-asks not included)")

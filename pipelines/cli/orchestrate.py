@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from pipelines.definitions import ASSETS, CHECKS, defs
 
 CURATION = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
             "gold_tasks"]
@@ -22,11 +21,11 @@ PER_MODEL = ["generations", "judgements", "task_scores"]
 log = logging.getLogger("xpertbench")
 
 
-def final_stage() -> list[str]:
+def final_stage(defs: dg.Definitions) -> list[str]:
     """Unpartitioned assets downstream of the model partitions (agreement, aggregates, report)."""
     done = set(CURATION) | set(PER_MODEL) | {"raw_submissions", "model_configs"}
     keys = []
-    for a in ASSETS:
+    for a in defs.assets:
         for k in getattr(a, "keys", []):
             name = k.to_user_string()
             if name not in done:
@@ -34,23 +33,25 @@ def final_stage() -> list[str]:
     return keys
 
 
-def materialize(instance: dg.DagsterInstance, selection: Sequence[str], *, partition_key: str | None = None,
-                resources: dict | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection: Sequence[str], *,
+                partition_key: str | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
     # Console shows warnings and errors only (progress bars say the rest); every event, DEBUG
     # included, is still stored in the instance and visible in the UI.
     level = os.environ.get("XPERTBENCH_LOG_LEVEL", "WARNING").upper()
     return dg.materialize(
-        [*ASSETS, *CHECKS], selection=list(selection), partition_key=partition_key, instance=instance,
-        resources=resources or defs.resources, raise_on_error=False, tags=tags,
+        [*defs.assets, *defs.asset_checks], selection=list(selection), partition_key=partition_key,
+        instance=instance, resources=defs.resources, raise_on_error=False, tags=tags,
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
     )
 
 
-def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, resources: dict | None = None,
-            echo: Callable[[str], None] = print) -> bool:
-    from pipelines.defs.partitions import candidate_partitions
+def candidates(defs: dg.Definitions) -> list[str]:
+    return list(defs.resources["xpertbench"].models().candidates)
 
-    partitions = candidate_partitions.get_partition_keys()
+
+def run_all(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence[str] | None = None,
+            echo: Callable[[str], None] = print) -> bool:
+    partitions = candidates(defs)
     unknown = set(models or []) - set(partitions)
     if unknown:
         raise SystemExit(f"unknown candidate model(s) {sorted(unknown)}; models.yaml has {partitions}")
@@ -63,7 +64,7 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
     failed_models = []
     for label, selection, pk in steps:
         echo(f"[xpertbench] {label}: {', '.join(selection)}" + (f" [{pk}]" if pk else ""))
-        result = materialize(instance, selection, partition_key=pk, resources=resources)
+        result = materialize(defs, instance, selection, partition_key=pk)
         if not result.success:
             steps_failed = [e.step_key for e in result.all_events if e.is_step_failure]
             checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
@@ -83,9 +84,9 @@ def run_all(instance: dg.DagsterInstance, models: Sequence[str] | None = None, r
         echo(f"[xpertbench] aggregates skipped: no scores yet for {', '.join(sorted(missing))} "
              "(run without --model, or `xpertbench refresh`)")
         return True
-    final = final_stage()
+    final = final_stage(defs)
     echo(f"[xpertbench] meta-evaluation and aggregates: {', '.join(final)}")
-    result = materialize(instance, final, resources=resources)
+    result = materialize(defs, instance, final)
     if not result.success:
         echo(f"[xpertbench] meta-evaluation and aggregates FAILED; see run {result.run_id} in the UI")
     return result.success

@@ -16,7 +16,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.paths import ASSETS_DIR, RAW_SUBMISSIONS_DIR
+from pipelines.settings import Settings
 
 
 def _read(folder: Path, name: str, partition: str | None = None) -> pd.DataFrame:
@@ -39,8 +39,11 @@ def _dagster_versions(instance: dg.DagsterInstance | None, asset: str, partition
             "data_version": (tags.get("dagster/data_version") or "")[:16]}
 
 
-def trace(task_id: str, model: str | None = None, assets_dir: Path = ASSETS_DIR,
-          raw_dir: Path = RAW_SUBMISSIONS_DIR, instance: dg.DagsterInstance | None = None) -> dict[str, Any]:
+def trace(task_id: str, model: str | None = None, assets_dir: Path | None = None,
+          raw_dir: Path | None = None, instance: dg.DagsterInstance | None = None) -> dict[str, Any]:
+    if assets_dir is None or raw_dir is None:
+        s = Settings.load()
+        assets_dir, raw_dir = assets_dir or s.assets_dir, raw_dir or s.raw_dir
     subs = _read(assets_dir, "submissions")
     row = subs[subs["submission_id"] == task_id]
     if row.empty:
@@ -115,10 +118,11 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path = ASSETS_DIR,
 
 
 def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | None,
-                console: Console | None = None) -> int:
+                console: Console | None = None, settings: Settings | None = None) -> int:
     c = console or Console()
+    s = settings or Settings.load()
     try:
-        t = trace(task_id, model, instance=instance)
+        t = trace(task_id, model, assets_dir=s.assets_dir, raw_dir=s.raw_dir, instance=instance)
     except (KeyError, FileNotFoundError) as e:
         c.print(f"[red]{e}[/red]")
         return 1

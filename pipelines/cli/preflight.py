@@ -1,0 +1,54 @@
+"""Checks made before any work: each problem is one line naming the file, field or variable and the fix."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+from pipelines.settings import Problem, Settings
+
+
+def check(s: Settings, *, connect_timeout_s: float = 2.0) -> list[Problem]:
+    problems: list[Problem] = []
+    if not s.raw_dir.is_dir():
+        problems.append(Problem(str(s.raw_dir), "raw submissions folder does not exist",
+                                "create it and add submission files, or set XPERTBENCH_RAW_DIR / --raw-dir"))
+    elif not any(s.raw_dir.rglob("*.json")):
+        problems.append(Problem(str(s.raw_dir), "raw submissions folder has no *.json submission files",
+                                "add submissions (see raw_submissions/README.md) or point --raw-dir elsewhere"))
+    used = [*s.models.candidates, s.models.judge]
+    seen: set[str] = set()
+    for name in used:
+        pname = s.models.model(name).provider
+        if pname in seen:
+            continue
+        seen.add(pname)
+        p = s.models.providers[pname]
+        if p.api_key_env and not os.environ.get(p.api_key_env, "").strip():
+            problems.append(Problem(f"environment variable {p.api_key_env}",
+                                    f"not set (provider {pname!r} used by {name!r})",
+                                    f"export {p.api_key_env}=... before running"))
+        if p.base_url and not (p.kind == "standin" and p.base_url is None):
+            problem = _connect(p.base_url, connect_timeout_s)
+            if problem:
+                problems.append(Problem(f"{s.models_path}: providers.{pname}.base_url", problem,
+                                        "start the server or correct base_url"))
+    return problems
+
+
+def _connect(url: str, timeout_s: float) -> str | None:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except ConnectionRefusedError:
+        return f"connection refused at {host}:{port}"
+    except socket.gaierror as e:
+        return f"host {host!r} cannot be resolved ({e.strerror})"
+    except TimeoutError:
+        return f"no answer from {host}:{port} within {timeout_s:g} s (timed out)"
+    except OSError as e:
+        return f"cannot connect to {host}:{port}: {e.strerror or e}"
