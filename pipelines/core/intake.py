@@ -197,7 +197,7 @@ def parse_folder(root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParseRe
     results = []
     for e in raw_entries(root, max_bytes):
         if e.data is None:
-            results.append(ParseResult(e.path, "", e.size_bytes, None, e.reason, _clip(e.message or e.reason)))
+            results.append(ParseResult(e.path, e.sha256, e.size_bytes, None, e.reason, _clip(e.message or e.reason)))
         else:
             results.append(parse_submission_bytes(e.data, e.path, max_bytes))
     return mark_duplicate_ids(results)

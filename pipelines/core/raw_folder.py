@@ -11,7 +11,9 @@ parse or a quarantine reason; nothing here raises on what is in the folder. Rule
   (else `symlink_outside_raw`); a dangling or looping link is `broken_symlink`.
 - Only regular files are read (a directory named ``x.json``, a fifo, a socket: `not_a_regular_file`),
   opened non-blocking so a fifo swapped in after the check cannot hang the run.
-- The size is checked with ``stat`` before reading, and at most ``max_bytes + 1`` bytes are read.
+- The size is checked with ``stat`` before reading, and at most ``max_bytes + 1`` bytes are read into
+  memory. An oversized file's sha256 is streamed in chunks up to FINGERPRINT_CONTENT_LIMIT (16 MiB);
+  above that it is left empty and the file is never read.
 - A file that vanishes or cannot be read, or a folder that cannot be listed, is `unreadable`.
 """
 
@@ -37,6 +39,7 @@ class RawEntry:
     path: str  # relative, '/'-separated, printable (escaped when the name is not clean UTF-8)
     data: bytes | None = None  # the bytes (at most max_bytes + 1) when the entry could be read
     size_bytes: int = 0
+    sha256: str = ""  # of an oversized file up to FINGERPRINT_CONTENT_LIMIT, streamed (never held whole)
     reason: str | None = None  # why it cannot be read as a submission
     message: str | None = None
 
@@ -55,8 +58,8 @@ def _is_submission_name(name: bytes) -> bool:
     return name.lower().endswith(b".json")
 
 
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+def _within(path: bytes, root: bytes) -> bool:
+    return path == root or path.startswith(root.rstrip(b"/") + b"/")
 
 
 def _walk(root: bytes) -> Iterator[tuple[bytes, os.DirEntry | None, OSError | None]]:
@@ -96,8 +99,10 @@ def raw_entries(root: Path, max_bytes: int) -> list[RawEntry]:
             continue
         try:
             found = _classify(broot, real_root, rel, entry, max_bytes, shown, clean)
-        except OSError as e:  # vanished or changed between listing and reading
+        except OSError as e:  # vanished or changed between listing and reading, permissions, I/O
             found = RawEntry(shown, reason="unreadable", message=f"cannot be read: {e.strerror or e}")
+        except Exception as e:  # noqa: BLE001 - a bug of ours must not stop the other files
+            found = RawEntry(shown, reason="internal_error", message=f"{type(e).__name__}: {e}")
         if found is not None:
             out.append(found)
     return out
@@ -139,12 +144,20 @@ def _classify(broot: bytes, real_root: bytes, rel: bytes, entry: os.DirEntry, ma
     if not stat.S_ISREG(st.st_mode):
         return RawEntry(shown, reason="not_a_regular_file", message=f"not a regular file ({_kind(st.st_mode)})")
     if st.st_size > max_bytes:
-        return RawEntry(shown, size_bytes=st.st_size, reason="file_too_large",
+        sha = _streamed_sha(full, st) if st.st_size <= FINGERPRINT_CONTENT_LIMIT else ""
+        return RawEntry(shown, size_bytes=st.st_size, sha256=sha, reason="file_too_large",
                         message=f"{st.st_size} bytes exceeds the limit of {max_bytes} bytes")
     data = _read_bounded(full, max_bytes + 1)
     if data is None:
         return RawEntry(shown, reason="not_a_regular_file", message="changed into something other than a file")
     return RawEntry(shown, data=data, size_bytes=len(data))
+
+
+def _streamed_sha(path: bytes, st: os.stat_result) -> str:
+    try:
+        return _file_digest(path, st).hex()
+    except OSError:  # unreadable: the size alone is reason enough
+        return ""
 
 
 def _kind(mode: int) -> str:
