@@ -99,7 +99,7 @@ def mutated_submissions(draw) -> bytes:
     for _ in range(draw(st.integers(0, 4))):
         path = draw(st.sampled_from(PATHS))
         if draw(st.booleans()):
-            _set(d, path, draw(odd_values))
+            _set(d, path, copy.deepcopy(draw(odd_values)))  # st.just shares one object between draws
         else:
             _pop(d, path)
     # An int beyond Python's str-digits limit cannot even be written by json.dumps: splice it in.
