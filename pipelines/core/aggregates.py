@@ -74,17 +74,24 @@ def checkpoint_frame(judgements: pd.DataFrame, rubrics: pd.DataFrame) -> pd.Data
 
 
 def met_rates(cp: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Per model and group: share of judged checkpoints met, and the weight-weighted met rate."""
+    """Per model and group: share of judged checkpoints met, and the weight-weighted met rate.
+
+    A group whose every row is a judge error is kept (checkpoints 0, rates NaN, its judge_errors),
+    so a judge outage in one dimension shows up instead of the dimension silently vanishing.
+    """
     judged = cp[cp["verdict"] != "judge_error"].copy()
     judged["met_f"] = judged["met"].astype(float)
     judged["w_met"] = judged["met_f"] * judged["weight"]
     agg = judged.groupby(["model", by], sort=True).agg(
         checkpoints=("met_f", "size"), met=("met_f", "sum"), weight=("weight", "sum"), weight_met=("w_met", "sum"))
-    agg["met_rate"] = agg["met"] / agg["checkpoints"]
-    agg["weighted_met_rate"] = agg["weight_met"] / agg["weight"]
     errors = cp[cp["verdict"] == "judge_error"].groupby(["model", by]).size().rename("judge_errors")
-    out = agg.join(errors, how="left").fillna({"judge_errors": 0}).reset_index()
+    out = agg.join(errors, how="outer").sort_index()
+    out = out.fillna({"judge_errors": 0, "checkpoints": 0, "met": 0.0, "weight": 0.0, "weight_met": 0.0})
+    out["checkpoints"] = out["checkpoints"].astype(int)
     out["judge_errors"] = out["judge_errors"].astype(int)
+    out["met_rate"] = (out["met"] / out["checkpoints"]).where(out["checkpoints"] > 0)
+    out["weighted_met_rate"] = (out["weight_met"] / out["weight"]).where(out["weight"] > 0)
+    out = out.reset_index()
     return out[["model", by, "checkpoints", "met", "met_rate", "weighted_met_rate", "judge_errors"]]
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from pipelines.core.taxonomy import load_taxonomy
 from pipelines.paths import VALIDATION_DIR
@@ -22,6 +23,9 @@ SCHEMA_VERSION = "1.0"
 Importance = Literal["Essential", "Important", "Optional"]
 Polarity = Literal["requirement", "must_not"]
 Verdict = Literal["met", "not_met"]
+# Error types our validators raise (PydanticCustomError); intake uses them as quarantine reason codes.
+SUBMISSION_ERROR_TYPES = frozenset(
+    {"unknown_domain", "unknown_dimension", "duplicate_checkpoint_id", "anchor_mismatch", "invalid_weight"})
 NonEmpty = Annotated[str, Field(min_length=1)]
 Identifier = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
 
@@ -69,14 +73,14 @@ class Checkpoint(_Strict):
     def _weight_is_number(cls, v: object) -> object:
         # bool is an int subclass; "true" as a weight is a typing error, not weight 1.
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError("weight must be a number")
+            raise PydanticCustomError("invalid_weight", "weight must be a number")
         return v
 
     @field_validator("dimension")
     @classmethod
     def _known_dimension(cls, v: str) -> str:
         if v not in load_taxonomy().dimensions:
-            raise ValueError(f"unknown dimension {v!r}")
+            raise PydanticCustomError("unknown_dimension", "unknown dimension {dimension}", {"dimension": repr(v)})
         return v
 
 
@@ -103,7 +107,8 @@ class Anchor(_Strict):
         ids = [v.checkpoint_id for v in self.verdicts]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate anchor verdicts for checkpoint ids {dupes}")
+            raise PydanticCustomError("anchor_mismatch", "duplicate anchor verdicts for checkpoint ids {ids}",
+                                      {"ids": dupes})
         return self
 
 
@@ -136,7 +141,8 @@ class Submission(_Strict):
     @classmethod
     def _known_domain(cls, v: str) -> str:
         if v not in load_taxonomy().domains:
-            raise ValueError(f"unknown domain {v!r}; expected one of {list(load_taxonomy().domains)}")
+            raise PydanticCustomError("unknown_domain", "unknown domain {domain}; expected one of {expected}",
+                                      {"domain": repr(v), "expected": list(load_taxonomy().domains)})
         return v
 
     @model_validator(mode="after")
@@ -144,11 +150,12 @@ class Submission(_Strict):
         ids = [c.id for c in self.rubric]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate checkpoint ids {dupes}")
+            raise PydanticCustomError("duplicate_checkpoint_id", "duplicate checkpoint ids {ids}", {"ids": dupes})
         if self.anchor is not None:
             unknown = sorted({v.checkpoint_id for v in self.anchor.verdicts} - set(ids))
             if unknown:
-                raise ValueError(f"anchor verdicts reference unknown checkpoint ids {unknown}")
+                raise PydanticCustomError("anchor_mismatch", "anchor verdicts reference unknown checkpoint ids {ids}",
+                                          {"ids": unknown})
         return self
 
     # -- derived views -------------------------------------------------------------------------

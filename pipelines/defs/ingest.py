@@ -97,8 +97,9 @@ def build(b: Build) -> list:
                 ),
                 "submission_quarantine": dg.AssetOut(
                     group_name=GROUP, automation_condition=AUTO, code_version=b.versions["intake"], kinds={"pandas", "parquet"},
-                    description="Files that could not be accepted: path, sha256, reason code and message. "
-                    "Nothing is dropped silently.",
+                    description="Entries that could not be accepted (bad bytes, names, links, file types, sizes, "
+                    "schema, duplicate ids): path, sha256, size, reason code and message; the codes are listed in "
+                    "raw_submissions/README.md. Nothing is dropped silently.",
                 ),
             },
             deps=["raw_submissions"],

@@ -41,6 +41,7 @@ from pipelines.llm.clients import ChatClient, Completion, build_client, resolve_
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.progress import BatchProgress
+from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.retry import Backoff, Failure, classify
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
@@ -74,7 +75,8 @@ class LLMRunner:
         self._loop: _LoopThread | None = None
         self._clients: dict[str, ChatClient] = {}
         self._oracle: dict[str, str] = {}
-        self._secrets: set[str] = set()
+        # Every configured provider's key, not only those of clients this run builds (llm/redact.py).
+        self._secrets: set[str] = set(configured_secrets(config))
         self._rng = random.Random(seed)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -86,6 +88,7 @@ class LLMRunner:
 
     def start(self) -> LLMRunner:
         """Start the event loop thread and, if a model needs it, the stand-in server (idempotent)."""
+        self._secrets |= configured_secrets(self.config)  # variables set after construction too
         if self._loop is None:
             self._loop = _LoopThread()
         if self._server is None and self.config.uses_standin():
@@ -221,7 +224,7 @@ class LLMRunner:
                 first[k] = i
                 to_send.append(i)
         n_hits = len(requests) - len(to_send) - sum(map(len, followers.values()))
-        progress = BatchProgress(desc, len(requests), self._log, self._progress)
+        progress = BatchProgress(desc, len(requests), self._safe_log, self._progress)
         progress.log(
             f"{desc}: {len(requests)} requests: {len(to_send)} to send, {n_hits} from store, "
             f"{len(requests) - len(to_send) - n_hits} duplicates"
@@ -285,12 +288,15 @@ class LLMRunner:
         return {name: self._clients[name] for name in provider_names}
 
     def _redact(self, text: str | None) -> str | None:
-        if text is None:
+        return redact(text, self._secrets)
+
+    @property
+    def _safe_log(self) -> Callable[[str], None] | None:
+        """The log callback with keys redacted (batch progress and store-write errors go through it)."""
+        if self._log is None:
             return None
-        for s in self._secrets:
-            if s:
-                text = text.replace(s, "[redacted]")
-        return text
+        log = self._log
+        return lambda msg: log(self._redact(msg) or "")
 
     def _from_store(self, request: LLMRequest, key: str, sc: StoredCall) -> LLMResult:
         model = self.config.model(request.model)

@@ -60,9 +60,25 @@ def test_met_rates_and_item_flags():
     cp = agg.checkpoint_frame(j, r)
     imp = agg.met_rates(cp, "importance").set_index(["model", "importance"])
     assert imp.loc[("a", "Essential"), "met_rate"] == 1.0 and imp.loc[("a", "Optional"), "met_rate"] == 0.0
-    assert ("b", "Optional") not in imp.index or imp.loc[("b", "Optional"), "judge_errors"] == 1
+    assert imp.loc[("b", "Optional"), "judge_errors"] == 1
     items = agg.rubric_item_analytics(cp).set_index("checkpoint_id")
     assert items.loc["c1", "flag"] == "every model meets" and items.loc["c2", "flag"] == "no model meets"
+
+
+def test_a_group_of_judge_errors_only_is_kept_with_nan_rates():
+    j = pd.DataFrame({
+        "task_id": ["t1"] * 4, "checkpoint_id": ["c1", "c2", "c3", "c1"], "model": ["a", "a", "a", "b"],
+        "verdict": ["met", "judge_error", "judge_error", "not_met"], "met": [True, None, None, False]})
+    r = pd.DataFrame({"task_id": ["t1"] * 3, "checkpoint_id": ["c1", "c2", "c3"], "weight": [10.0, 2.0, 3.0],
+                      "importance": ["Essential", "Optional", "Optional"], "dimension": ["Accuracy", "Other", "Other"],
+                      "criterion": ["x", "y", "z"], "domain": ["Law"] * 3})
+    dims = agg.met_rates(agg.checkpoint_frame(j, r), "dimension").set_index(["model", "dimension"])
+    assert list(dims.index) == [("a", "Accuracy"), ("a", "Other"), ("b", "Accuracy")]
+    other = dims.loc[("a", "Other")]
+    assert other["checkpoints"] == 0 and other["judge_errors"] == 2 and other["met"] == 0
+    assert pd.isna(other["met_rate"]) and pd.isna(other["weighted_met_rate"])
+    assert dims.loc[("a", "Accuracy"), "met_rate"] == 1.0 and dims.loc[("b", "Accuracy"), "met_rate"] == 0.0
+    assert dims["checkpoints"].dtype.kind == "i" and dims["judge_errors"].dtype.kind == "i"
 
 
 def test_cost_table_counts_each_call_once():
