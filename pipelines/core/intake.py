@@ -56,9 +56,10 @@ def _reason_for(err: dict) -> str:
         if typ == "missing":
             return "missing_field"
         return "invalid_weight"
-    if typ == "missing":
+    if typ == "missing" or "needs weight and importance" in msg or "requires expert and category" in msg \
+            or "needs a dimension" in msg:
         return "missing_field"
-    if typ == "extra_forbidden":
+    if typ == "extra_forbidden" or "need schema_version 1.1" in msg or "needs schema_version 1.1" in msg:
         return "unknown_field"
     if "unknown domain" in msg:
         return "unknown_domain"
