@@ -112,6 +112,8 @@ def curate(
 
     per_expert: dict[str, list[str]] = defaultdict(list)
     for s in ordered:
+        if s.expert is None:  # public sources have no expert; the cap does not apply
+            continue
         per_expert[s.expert.id].append(s.submission_id)
         if len(per_expert[s.expert.id]) > cfg.max_per_expert:
             first = per_expert[s.expert.id][: cfg.max_per_expert]

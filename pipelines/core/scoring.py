@@ -70,6 +70,26 @@ def healthbench_score(points: Sequence[float], verdicts: Sequence[Verdict]) -> f
     return achieved / positive
 
 
+def points_task_score(points: Sequence[float], verdicts: Sequence[Verdict], max_error_share: float = 0.2) -> TaskScore:
+    """`healthbench_score` in the TaskScore shape: weight_* hold achieved / positive judged / positive points."""
+    if len(points) != len(verdicts):
+        raise ValueError(f"{len(points)} points but {len(verdicts)} verdicts")
+    judged = [(p, v) for p, v in zip(points, verdicts) if v is not None]
+    positive = sum(p for p, _ in judged if p > 0)
+    n_err = len(points) - len(judged)
+    share = n_err / len(points) if points else 1.0
+    return TaskScore(
+        score=healthbench_score(points, verdicts),
+        weight_met=float(sum(p for p, v in judged if v)),
+        weight_judged=float(positive),
+        weight_total=float(sum(p for p in points if p > 0)),
+        n_checkpoints=len(points),
+        n_met=sum(1 for _, v in judged if v),
+        n_judge_errors=n_err,
+        complete=bool(points) and share <= max_error_share and positive > 0,
+    )
+
+
 def clipped_mean(values: Sequence[float]) -> float:
     """HealthBench's aggregate (`_compute_clipped_stats(..., "mean")`): mean of unclipped scores, clipped."""
     return float(np.clip(np.mean(np.asarray(values, dtype=float)), 0.0, 1.0))
