@@ -35,6 +35,11 @@ class CurationConfig(_Section):
     shingle_size: int = Field(default=5, ge=1)
     minhash_permutations: int = Field(default=128, ge=16)
     min_reference_answer_chars: int = Field(default=200, ge=1)
+    # Per benchmark source (schema 1.1): which optional fields a task must have, and the shortest prompt
+    # kept. A source not listed requires none of them (public benchmarks have no expert or reference).
+    required_fields: dict[str, tuple[Literal["expert", "category", "reference_answer"], ...]] = {
+        "xpertbench": ("expert", "category", "reference_answer")}
+    min_prompt_chars: dict[str, int] = {"xpertbench": 50}
     # Difficulty screen: drop a task when a screening model already scores above this. Active only
     # when the scores file exists (screening runs are a separate, expensive step).
     difficulty_threshold: float = Field(default=0.85, gt=0, le=1)

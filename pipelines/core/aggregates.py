@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config import StatsConfig
+from pipelines.core.scoring import clipped_bootstrap
 from pipelines.core.stats import bootstrap_mean, paired_bootstrap_diff
 
 DOMAIN_ORDER = ["Finance", "Law", "Education", "Engineering & Applied Sciences", "Humanities & Social Sciences",
@@ -24,22 +25,49 @@ def _complete(scores: pd.DataFrame) -> pd.DataFrame:
 
 def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig,
                 max_judge_error_rate: float) -> pd.DataFrame:
+    """One board per benchmark source (never an average across them); ranks are within a benchmark.
+
+    Points rubrics (HealthBench) use the reference aggregate: the mean of unclipped task scores,
+    clipped to [0, 1], with each bootstrap replicate's mean clipped the same way."""
+    scores = scores.copy()
+    if "benchmark" not in scores:
+        scores["benchmark"] = "xpertbench"
+    scores["benchmark"] = scores["benchmark"].fillna("xpertbench")
+    points = (set(scores.loc[scores["rubric_kind"] == "points", "benchmark"]) if "rubric_kind" in scores
+              else set())
     rows = []
-    for model, g in scores.groupby("model", sort=True):
+    for (bench, model), g in scores.groupby(["benchmark", "model"], sort=True):
         ok = _complete(g)
-        est = bootstrap_mean(ok["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
+        if bench in points and len(ok):
+            value, _, lo, hi = clipped_bootstrap(ok["score"], samples=cfg.bootstrap_samples,
+                                                 confidence=cfg.confidence, seed=cfg.seed)
+        else:
+            est = bootstrap_mean(ok["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence,
+                                 seed=cfg.seed)
+            value, lo, hi = est.value, est.lo, est.hi
         j = judgements[judgements["model"] == model]
+        if "task_id" in j and "task_id" in g:
+            j = j[j["task_id"].isin(g["task_id"])]
         err = float((j["verdict"] == "judge_error").mean()) if len(j) else 0.0
         note = (f"judge error rate {err:.1%} above {max_judge_error_rate:.1%}" if err > max_judge_error_rate
                 else "no complete tasks" if len(ok) == 0 else "")
         rows.append({
-            "model": model, "score": est.value, "ci_lo": est.lo, "ci_hi": est.hi, "tasks_complete": len(ok),
-            "tasks_gold": len(g), "judge_error_rate": err, "excluded": bool(note), "note": note,
+            "benchmark": bench, "model": model, "score": value, "ci_lo": lo, "ci_hi": hi,
+            "tasks_complete": len(ok), "tasks_gold": len(g), "judge_error_rate": err, "excluded": bool(note),
+            "note": note,
         })
-    board = pd.DataFrame(rows, columns=["model", "score", "ci_lo", "ci_hi", "tasks_complete", "tasks_gold",
-                                        "judge_error_rate", "excluded", "note"])
-    board = board.sort_values(["excluded", "score"], ascending=[True, False], na_position="last").reset_index(drop=True)
-    board.insert(0, "rank", np.where(board["excluded"], 0, np.arange(1, len(board) + 1)))
+    board = pd.DataFrame(rows, columns=["benchmark", "model", "score", "ci_lo", "ci_hi", "tasks_complete",
+                                        "tasks_gold", "judge_error_rate", "excluded", "note"])
+    board = board.sort_values(["benchmark", "excluded", "score"], ascending=[True, True, False],
+                              na_position="last").reset_index(drop=True)
+    rank = np.zeros(len(board), dtype=int)
+    for _, idx in board.groupby("benchmark", sort=False).groups.items():
+        n = 0
+        for i in idx:
+            if not board.at[i, "excluded"]:
+                n += 1
+                rank[i] = n
+    board.insert(0, "rank", rank)
     return board
 
 

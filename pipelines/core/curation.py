@@ -28,7 +28,9 @@ from pipelines.core.text import cjk_share, normalize, shingles
 
 RULES = (
     "expert_cap",
+    "missing_field",
     "missing_component",
+    "prompt_length",
     "reference_answer",
     "language",
     "exact_duplicate",
@@ -80,14 +82,21 @@ def prompt_hash(s: Submission) -> str:
 
 def _check_single(s: Submission, cfg: CurationConfig) -> tuple[str, str] | None:
     t = s.task
-    if not t.prompt:
+    required = set(cfg.required_fields.get(s.benchmark, ()))
+    for name in ("expert", "category"):
+        if name in required and getattr(s, name) is None:
+            return "missing_field", f"{s.benchmark} tasks need {name}"
+    if not t.prompt and t.messages is None:
         missing = [n for n in ("scenario", "background", "deliverables") if not (getattr(t, n) or "").strip()]
         if missing:
             return "missing_component", f"missing {', '.join(missing)} (and no full prompt)"
+    min_chars = cfg.min_prompt_chars.get(s.benchmark, 1)
+    if len(s.prompt_text().strip()) < min_chars:
+        return "prompt_length", f"prompt has {len(s.prompt_text().strip())} chars < {min_chars}"
     ref = (s.reference_answer or "").strip()
-    if not ref:
+    if not ref and "reference_answer" in required:
         return "reference_answer", "no reference answer"
-    if len(ref) < cfg.min_reference_answer_chars:
+    if ref and len(ref) < cfg.min_reference_answer_chars:
         return "reference_answer", f"reference answer has {len(ref)} chars < {cfg.min_reference_answer_chars}"
     lang = s.language.split("-")[0]
     if lang not in cfg.allowed_languages:
@@ -112,6 +121,8 @@ def curate(
 
     per_expert: dict[str, list[str]] = defaultdict(list)
     for s in ordered:
+        if s.expert is None:  # public sources have no expert; the cap does not apply
+            continue
         per_expert[s.expert.id].append(s.submission_id)
         if len(per_expert[s.expert.id]) > cfg.max_per_expert:
             first = per_expert[s.expert.id][: cfg.max_per_expert]

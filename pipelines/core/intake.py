@@ -84,13 +84,15 @@ def _reason_for(err: dict) -> str:
     """Reason code of one pydantic error: our validators raise typed errors; the rest map by kind."""
     loc = [str(p) for p in err.get("loc", ())]
     typ = err.get("type", "")
+    msg = str(err.get("msg", ""))
     if typ in SUBMISSION_ERROR_TYPES:
         return typ
-    if typ == "missing":
+    if typ == "missing" or "needs weight and importance" in msg or "requires expert and category" in msg \
+            or "needs a dimension" in msg:
         return "missing_field"
     if "weight" in loc[-2:]:
         return "invalid_weight"
-    if typ == "extra_forbidden":
+    if typ == "extra_forbidden" or "need schema_version 1.1" in msg or "needs schema_version 1.1" in msg:
         return "unknown_field"
     if typ.endswith("_type"):
         return "wrong_type"

@@ -34,6 +34,14 @@ Reply with JSON only, no prose and no code fences, exactly in this form, with ev
 below exactly once and in the same order:
 {"verdicts": [{"id": "<checkpoint id>", "verdict": "met" | "not_met", "rationale": "<one or two sentences citing the answer>"}]}"""
 
+# Points rubrics (HealthBench): a negative-points criterion describes something bad; it is "met" when the
+# answer DOES it (the penalty then counts), unlike must_not. Added only for points rubrics, so the
+# prompts of weighted rubrics, and their cached judge calls, stay as they were.
+PENALTY_INSTRUCTIONS = """- For checkpoints with "polarity": "penalty" (negative points), answer "met" when the answer DOES
+  what the criterion describes (the penalty applies), and "not_met" when it does not."""
+TRANSCRIPT_NOTE = ("The task is a conversation; the candidate answer is the next assistant turn. Turns are "
+                   "marked [system], [user] and [assistant].")
+
 TEMPLATE_PARTS = (JUDGE_SYSTEM, JUDGE_INSTRUCTIONS, "layout-v1")
 
 
@@ -58,12 +66,15 @@ def nonce_for(text: str) -> str:
     return sha256_text("candidate\0" + text)[:16]
 
 
+def _rubric_item(c: Checkpoint) -> dict:
+    if c.kind == "points":
+        return {"id": c.id, "criterion": c.criterion, "polarity": "penalty" if c.points < 0 else "requirement",
+                "points": c.points}
+    return {"id": c.id, "criterion": c.criterion, "polarity": c.polarity, "importance": c.importance}
+
+
 def _rubric_json(checkpoints: list[Checkpoint]) -> str:
-    return json.dumps(
-        [{"id": c.id, "criterion": c.criterion, "polarity": c.polarity, "importance": c.importance}
-         for c in checkpoints],
-        ensure_ascii=False, indent=1,
-    )
+    return json.dumps([_rubric_item(c) for c in checkpoints], ensure_ascii=False, indent=1)
 
 
 def _example_block(task: Submission, ex: WorkedExample) -> str:
@@ -94,12 +105,17 @@ def judge_messages(
 ) -> tuple[str, list[dict[str, str]]]:
     """Returns (system, messages). `example=None` is the zero-shot judge."""
     nonce = nonce_for(candidate_answer)
-    sections = [f"# Task\n<task>\n{task.prompt_text()}\n</task>"]
+    note = f"{TRANSCRIPT_NOTE}\n" if task.task.messages is not None and len(task.task.messages) > 1 else ""
+    sections = [f"# Task\n{note}<task>\n{task.prompt_text()}\n</task>"]
     if example is not None:
         sections.append(_example_block(task, example))
     sections.append(
         "# Candidate answer to grade\n"
         f"<candidate_response_{nonce}>\n{candidate_answer}\n</candidate_response_{nonce}>"
     )
-    sections.append(f"# Rubric\n<rubric>\n{_rubric_json(checkpoints)}\n</rubric>\n\n{JUDGE_INSTRUCTIONS}")
+    instructions = JUDGE_INSTRUCTIONS
+    if any(c.kind == "points" and c.points < 0 for c in checkpoints):
+        head, reply = instructions.split("\nReply with JSON only", 1)
+        instructions = f"{head}\n{PENALTY_INSTRUCTIONS}\nReply with JSON only{reply}"
+    sections.append(f"# Rubric\n<rubric>\n{_rubric_json(checkpoints)}\n</rubric>\n\n{instructions}")
     return JUDGE_SYSTEM, [{"role": "user", "content": "\n\n".join(sections)}]

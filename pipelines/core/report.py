@@ -55,7 +55,7 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     """(title, note, table, png) in report order."""
     board = r.leaderboard.assign(score=r.leaderboard["score"].map(_pct),
                                  ci=[f"{_pct(a)} - {_pct(b)}" for a, b in zip(r.leaderboard["ci_lo"], r.leaderboard["ci_hi"])])
-    board = board[["rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "judge_error_rate", "note"]]
+    board = board[["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "judge_error_rate", "note"]]
     wide = domain_table_wide(r.domain_scores) if len(r.domain_scores) else pd.DataFrame()
     agree = r.judge_agreement[["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judge_errors", "agreement",
                                "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1"]] if len(r.judge_agreement) else None

@@ -69,12 +69,13 @@ def lint_submission(s: Submission, cfg: RubricConfig) -> list[Finding]:
 
     by_level: dict[str, list[float]] = {}
     for c in s.rubric:
-        by_level.setdefault(c.importance, []).append(c.weight)
         if not c.criterion.strip():
             add(c.id, "empty_criterion", "error", "criterion text is empty")
             continue
-        lo, hi = cfg.weight_bands[c.importance]
-        if not lo <= c.weight <= hi:
+        if c.kind == "weighted":
+            by_level.setdefault(c.importance, []).append(c.weight)
+            lo, hi = cfg.weight_bands[c.importance]
+        if c.kind == "weighted" and not lo <= c.weight <= hi:
             add(c.id, "weight_band", "warning",
                 f"weight {c.weight:g} outside the {c.importance} band {lo:g}-{hi:g}")
         clauses = clause_count(c.criterion)
@@ -82,7 +83,7 @@ def lint_submission(s: Submission, cfg: RubricConfig) -> list[Finding]:
             add(c.id, "atomicity", "warning",
                 f"criterion looks compound (~{clauses} requirements); split it into atomic checkpoints")
         starts_neg = bool(re.match(r"\s*must not\b", c.criterion, re.I))
-        if starts_neg and c.polarity != "must_not":
+        if starts_neg and c.polarity != "must_not" and c.kind == "weighted":
             add(c.id, "polarity", "warning", "criterion starts with 'Must not' but polarity is 'requirement'")
         if c.polarity == "must_not" and not starts_neg:
             add(c.id, "polarity", "warning", "polarity 'must_not' but the criterion does not start with 'Must not'")
@@ -96,7 +97,7 @@ def lint_submission(s: Submission, cfg: RubricConfig) -> list[Finding]:
                     f"{hi_level} one ({min(by_level[hi_level]):g})")
 
     tax = load_taxonomy()
-    if s.category not in tax.categories.get(s.domain, ()):
+    if s.category is not None and s.category not in tax.categories.get(s.domain, ()):
         add(None, "unknown_category", "warning",
             f"category {s.category!r} is not in validation/taxonomy.yaml for {s.domain}; add it there if intended")
 

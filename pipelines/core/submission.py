@@ -3,6 +3,15 @@
 This pydantic model is the source of truth; `validation/submission.schema.json` is generated from it
 (`python -m pipelines.core.submission --write-schema`) and a test keeps the two in step.
 Structural problems here send a file to quarantine; judgement calls (curation, rubric lint) come later.
+
+Schema 1.1 (backward compatible: every 1.0 file parses to the same model and scores the same):
+- `task.messages`: the prompt as a conversation (system / user / assistant turns);
+- `points` on a criterion (signed; penalties negative, HealthBench rule) instead of weight + importance;
+  one rubric uses one kind;
+- `tags` lists on the task and on criteria (1.0's single `tag` stays);
+- `source.dimensions`: a source's own dimension taxonomy (default: the paper's 16);
+- expert, category and reference answer optional (curation rules say which sources require them);
+- `grader_verdicts` per checkpoint, each with a grader id (meta-evaluation).
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ from pipelines.core.taxonomy import load_taxonomy
 from pipelines.paths import VALIDATION_DIR
 
 SCHEMA_VERSION = "1.0"
+SCHEMA_VERSIONS = ("1.0", "1.1")
+Role = Literal["system", "user", "assistant", "developer"]
+RubricKind = Literal["weighted", "points"]
 Importance = Literal["Essential", "Important", "Optional"]
 Polarity = Literal["requirement", "must_not"]
 Verdict = Literal["met", "not_met"]
@@ -43,13 +55,29 @@ class Expert(_Strict):
     years_experience: int | None = Field(default=None, ge=0, le=70)
 
 
+class Message(_Strict):
+    role: Role
+    content: str
+
+
 class TaskSpec(_Strict):
-    """The paper's three components. `prompt` is an alternative: a full prompt written as one text."""
+    """The paper's three components. `prompt` is an alternative: a full prompt written as one text;
+    `messages` (1.1) another: a conversation whose last turn the candidate answers."""
 
     scenario: str | None = None
     background: str | None = None
     deliverables: str | None = None
     prompt: str | None = None
+    messages: list[Message] | None = None
+
+    @model_validator(mode="after")
+    def _messages_alone(self) -> TaskSpec:
+        if self.messages is not None:
+            if any((self.scenario, self.background, self.deliverables, self.prompt)):
+                raise ValueError("task.messages replaces scenario/background/deliverables/prompt; give one form")
+            if not self.messages or self.messages[-1].role != "user":
+                raise ValueError("task.messages must end with a user turn")
+        return self
 
 
 class Attachment(_Strict):
@@ -59,29 +87,58 @@ class Attachment(_Strict):
     description: str | None = None
 
 
+class GraderVerdict(_Strict):
+    """One grader's verdict on a checkpoint for a given completion (meta-evaluation, 1.1)."""
+
+    grader_id: NonEmpty
+    completion_id: NonEmpty
+    verdict: Verdict
+
+
 class Checkpoint(_Strict):
     id: Identifier
     criterion: str
-    weight: float = Field(ge=1, le=10, allow_inf_nan=False)
-    importance: Importance
-    dimension: str
+    # Weighted kind (1.0): weight 1-10 and importance. Points kind (1.1): signed points, no importance.
+    weight: float | None = Field(default=None, ge=1, le=10, allow_inf_nan=False)
+    importance: Importance | None = None
+    points: float | None = Field(default=None, allow_inf_nan=False)
+    dimension: str | None = None
     tag: str | None = None
+    tags: list[NonEmpty] = Field(default_factory=list)
     polarity: Polarity = "requirement"
+    grader_verdicts: list[GraderVerdict] = Field(default_factory=list)
 
-    @field_validator("weight", mode="before")
+    @field_validator("weight", "points", mode="before")
     @classmethod
     def _weight_is_number(cls, v: object) -> object:
         # bool is an int subclass; "true" as a weight is a typing error, not weight 1.
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise PydanticCustomError("invalid_weight", "weight must be a number")
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise PydanticCustomError("invalid_weight", "weight and points must be numbers")
         return v
 
-    @field_validator("dimension")
-    @classmethod
-    def _known_dimension(cls, v: str) -> str:
-        if v not in load_taxonomy().dimensions:
-            raise PydanticCustomError("unknown_dimension", "unknown dimension {dimension}", {"dimension": repr(v)})
-        return v
+    @model_validator(mode="after")
+    def _one_kind(self) -> Checkpoint:
+        if self.points is not None:
+            if self.weight is not None or self.importance is not None:
+                raise ValueError("a points criterion carries no weight or importance")
+            if self.points == 0:
+                raise ValueError("points must be non-zero (negative for a penalty)")
+            if self.polarity == "must_not":
+                raise ValueError("points rubrics express penalties as negative points, not must_not")
+        else:
+            if self.weight is None or self.importance is None:
+                raise ValueError("a criterion needs weight and importance (weighted) or points (points rubric)")
+            if self.dimension is None:
+                raise ValueError("a weighted criterion needs a dimension")
+        return self
+
+    @property
+    def kind(self) -> RubricKind:
+        return "points" if self.points is not None else "weighted"
+
+    @property
+    def all_tags(self) -> list[str]:
+        return ([self.tag] if self.tag else []) + [t for t in self.tags if t != self.tag]
 
 
 class Review(_Strict):
@@ -115,19 +172,22 @@ class Anchor(_Strict):
 class Source(_Strict):
     """Where the submission came from: `project` sample data or an external source with licence."""
 
-    origin: Literal["expert", "project_sample", "paper_appendix", "test_fixture"] = "expert"
+    origin: Literal["expert", "project_sample", "paper_appendix", "test_fixture", "public_benchmark"] = "expert"
+    benchmark: Identifier = "xpertbench"  # scores are reported per benchmark, never averaged across
+    dimensions: list[NonEmpty] | None = None  # the source's own taxonomy; default the paper's 16
     citation: str | None = None
     license: str | None = None
     notes: str | None = None
 
 
 class Submission(_Strict):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     submission_id: Identifier
     submitted_at: datetime | None = None
-    expert: Expert
+    expert: Expert | None = None
     domain: str
-    category: NonEmpty
+    category: NonEmpty | None = None
+    tags: list[NonEmpty] = Field(default_factory=list)
     language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")]
     task: TaskSpec
     attachments: list[Attachment] = Field(default_factory=list)
@@ -147,6 +207,17 @@ class Submission(_Strict):
 
     @model_validator(mode="after")
     def _rubric_ids_and_anchor(self) -> Submission:
+        if self.schema_version == "1.0":
+            _require_1_0(self)
+        kinds = {c.kind for c in self.rubric}
+        if len(kinds) > 1:
+            raise ValueError("one rubric uses one kind: weight+importance or points, not both")
+        if self.rubric_kind == "points" and not any(c.points > 0 for c in self.rubric):
+            raise ValueError("a points rubric needs at least one positive criterion")
+        allowed = set(self.source.dimensions or load_taxonomy().dimensions)
+        unknown_dims = sorted({c.dimension for c in self.rubric if c.dimension is not None} - allowed)
+        if unknown_dims:
+            raise PydanticCustomError("unknown_dimension", "unknown dimension(s) {dims}", {"dims": str(unknown_dims)})
         ids = [c.id for c in self.rubric]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -160,6 +231,18 @@ class Submission(_Strict):
 
     # -- derived views -------------------------------------------------------------------------
 
+    @property
+    def rubric_kind(self) -> RubricKind:
+        return self.rubric[0].kind
+
+    @property
+    def benchmark(self) -> str:
+        return self.source.benchmark
+
+    @property
+    def expert_id(self) -> str | None:
+        return None if self.expert is None else self.expert.id
+
     def rubric_hash(self) -> str:
         """Content hash of the rubric (every field of every checkpoint, in order)."""
         blob = json.dumps([c.model_dump(mode="json") for c in self.rubric], sort_keys=True, ensure_ascii=False)
@@ -168,6 +251,8 @@ class Submission(_Strict):
     def prompt_text(self) -> str:
         """The task as the candidate sees it (attachments are rendered by the generation template)."""
         t = self.task
+        if t.messages is not None:
+            return render_transcript(t.messages)
         if t.prompt:
             return t.prompt
         parts = [
@@ -176,6 +261,24 @@ class Submission(_Strict):
             ("Deliverable requirements", t.deliverables),
         ]
         return "\n\n".join(f"## {title}\n{body}" for title, body in parts if body)
+
+
+def render_transcript(messages: list[Message]) -> str:
+    """A conversation as one text (for the judge and for lints); a lone user turn is just its text."""
+    if len(messages) == 1 and messages[0].role == "user":
+        return messages[0].content
+    return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
+
+
+def _require_1_0(s: Submission) -> None:
+    """1.0 files keep 1.0's rules: expert and category present, weighted rubric, no 1.1 fields."""
+    if s.expert is None or s.category is None:
+        raise ValueError("schema_version 1.0 requires expert and category (use 1.1 for sources without them)")
+    if s.task.messages is not None or s.tags or s.source.dimensions is not None:
+        raise ValueError("task.messages, tags and source.dimensions need schema_version 1.1")
+    for c in s.rubric:
+        if c.kind != "weighted" or c.tags or c.grader_verdicts:
+            raise ValueError(f"checkpoint {c.id}: points, tags and grader_verdicts need schema_version 1.1")
 
 
 def submissions_by_id(ids, payloads, only=None) -> dict[str, Submission]:

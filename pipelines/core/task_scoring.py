@@ -6,12 +6,12 @@ import json
 
 import pandas as pd
 
-from pipelines.core.scoring import group_met_rate, weighted_score
+from pipelines.core.scoring import group_met_rate, points_task_score, weighted_score
 
 SCORE_COLUMNS = [
     "task_id", "model", "domain", "status", "score", "complete", "n_checkpoints", "n_met",
     "n_judge_errors", "weight_met", "weight_judged", "weight_total", "by_importance", "by_dimension",
-    "rubric_hash", "judge_config",
+    "rubric_hash", "judge_config", "benchmark", "rubric_kind",
 ]
 
 
@@ -23,20 +23,27 @@ def score_tasks(verdicts: pd.DataFrame, rubrics: pd.DataFrame, generations: pd.D
     for g in gold.itertuples():
         v = verdicts[verdicts["task_id"] == g.task_id]
         gen = generations[generations["task_id"] == g.task_id]
-        base = {"task_id": g.task_id, "model": model, "domain": g.domain}
+        base = {"task_id": g.task_id, "model": model, "domain": g.domain,
+                "benchmark": getattr(g, "benchmark", "xpertbench")}
         if gen.empty or not gen["ok"].any():
             err = "" if gen.empty else str(gen["error_type"].iloc[0])
             rows.append({**base, "status": f"generation_error{(': ' + err) if err else ''}", "score": None,
                          "complete": False})
             continue
         r = rub.loc[g.task_id].loc[v["checkpoint_id"]]
-        weights = r["weight"].tolist()
         met = [None if x is None or pd.isna(x) else bool(x) for x in v["met"]]
-        s = weighted_score(weights, met, max_error_share)
-        by_imp = {lvl: group_met_rate([w for w, i in zip(weights, r["importance"]) if i == lvl],
+        # Rubric kind decides the rule: points (HealthBench, signed, unclipped) or weights (XpertBench).
+        points_kind = "points" in r and r["points"].notna().all()
+        if points_kind:
+            weights = r["points"].tolist()
+            s = points_task_score(weights, met, max_error_share)
+        else:
+            weights = r["weight"].tolist()
+            s = weighted_score(weights, met, max_error_share)
+        by_imp = {} if points_kind else {lvl: group_met_rate([w for w, i in zip(weights, r["importance"]) if i == lvl],
                                       [m for m, i in zip(met, r["importance"]) if i == lvl])
                   for lvl in sorted(set(r["importance"]))}
-        by_dim = {d: group_met_rate([w for w, x in zip(weights, r["dimension"]) if x == d],
+        by_dim = {} if points_kind else {d: group_met_rate([w for w, x in zip(weights, r["dimension"]) if x == d],
                                     [m for m, x in zip(met, r["dimension"]) if x == d])
                   for d in sorted(set(r["dimension"]))}
         rows.append({
@@ -45,5 +52,6 @@ def score_tasks(verdicts: pd.DataFrame, rubrics: pd.DataFrame, generations: pd.D
             "n_judge_errors": s.n_judge_errors, "weight_met": s.weight_met, "weight_judged": s.weight_judged,
             "weight_total": s.weight_total, "by_importance": json.dumps(by_imp), "by_dimension": json.dumps(by_dim),
             "rubric_hash": r["rubric_hash"].iloc[0], "judge_config": v["judge_config"].iloc[0],
+            "rubric_kind": "points" if points_kind else "weighted",
         })
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)

@@ -11,7 +11,7 @@ from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "curation"
 TASK_COLUMNS = [
-    "task_id", "domain", "category", "language", "expert_id", "source_path", "source_sha256",
+    "task_id", "domain", "category", "language", "expert_id", "benchmark", "source_path", "source_sha256",
     "prompt_text", "prompt_hash", "has_anchor", "payload_json", "curation_config",
 ]
 LOG_COLUMNS = ["submission_id", "source_path", "source_sha256", "decision", "rule", "detail",
@@ -51,7 +51,8 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
                 "domain": s.domain,
                 "category": s.category,
                 "language": s.language,
-                "expert_id": s.expert.id,
+                "expert_id": s.expert_id,
+                "benchmark": s.benchmark,
                 "source_path": meta.at[s.submission_id, "source_path"],
                 "source_sha256": meta.at[s.submission_id, "source_sha256"],
                 "prompt_text": s.prompt_text(),

@@ -10,7 +10,7 @@ from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "gold"
 GOLD_COLUMNS = ["task_id", "domain", "category", "rank_in_domain", "sample_key", "quota",
-                "eligible_in_domain", "has_anchor", "gold_config"]
+                "eligible_in_domain", "has_anchor", "gold_config", "benchmark"]
 
 
 def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource,
@@ -27,7 +27,7 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
             "task_id": p.task_id, "domain": p.domain, "category": info.at[p.task_id, "category"],
             "rank_in_domain": p.rank_in_domain, "sample_key": p.sample_key, "quota": p.quota,
             "eligible_in_domain": p.eligible_in_domain, "has_anchor": bool(info.at[p.task_id, "has_anchor"]),
-            "gold_config": cfg.fingerprint(),
+            "gold_config": cfg.fingerprint(), "benchmark": info.at[p.task_id, "benchmark"],
         } for p in picks],
         columns=GOLD_COLUMNS,
     )

@@ -41,7 +41,7 @@ def parse_submissions(context: dg.AssetExecutionContext, xpertbench: XpertBenchR
             "domain": r.submission.domain,
             "category": r.submission.category,
             "language": r.submission.language,
-            "expert_id": r.submission.expert.id,
+            "expert_id": r.submission.expert_id,
             "origin": r.submission.source.origin,
             "submitted_at": r.submission.submitted_at.isoformat() if r.submission.submitted_at else None,
             "n_checkpoints": len(r.submission.rubric),

@@ -12,7 +12,7 @@ from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "rubrics"
 RUBRIC_COLUMNS = ["task_id", "checkpoint_id", "position", "criterion", "weight", "importance", "dimension",
-                  "tag", "polarity", "rubric_hash", "source_sha256", "domain"]
+                  "tag", "polarity", "points", "rubric_hash", "source_sha256", "domain"]
 FINDING_COLUMNS = ["submission_id", "checkpoint_id", "check", "severity", "message", "in_tasks", "source_path"]
 
 
@@ -29,8 +29,9 @@ def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResou
         for i, c in enumerate(s.rubric):
             rows.append({
                 "task_id": s.submission_id, "checkpoint_id": c.id, "position": i, "criterion": c.criterion,
-                "weight": float(c.weight), "importance": c.importance, "dimension": c.dimension,
-                "tag": c.tag, "polarity": c.polarity, "rubric_hash": h, "source_sha256": sha,
+                "weight": None if c.weight is None else float(c.weight), "importance": c.importance,
+                "dimension": c.dimension, "tag": c.tag, "polarity": c.polarity,
+                "points": None if c.points is None else float(c.points), "rubric_hash": h, "source_sha256": sha,
                 "domain": s.domain,
             })
     rubrics = pd.DataFrame(rows, columns=RUBRIC_COLUMNS)

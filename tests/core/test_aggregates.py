@@ -105,3 +105,34 @@ def test_task_sub_scores_are_json():
     assert out.loc["t1", "score"] == 1.0 and out.loc["t1", "n_judge_errors"] == 1
     assert json.loads(out.loc["t1", "by_importance"]) == {"Essential": 1.0, "Optional": None}
     assert out.loc["t2", "status"] == "generation_error: timeout" and pd.isna(out.loc["t2", "score"])
+
+
+def test_points_rubric_task_scores_use_the_healthbench_rule():
+    from pipelines.core.task_scoring import score_tasks
+
+    v = pd.DataFrame({"task_id": ["h1"] * 3, "checkpoint_id": ["r0", "r1", "r2"], "met": [False, True, True],
+                      "judge_config": ["jc"] * 3})
+    r = pd.DataFrame({"task_id": ["h1"] * 3, "checkpoint_id": ["r0", "r1", "r2"], "weight": [None] * 3,
+                      "points": [5.0, 2.0, -9.0], "importance": [None] * 3, "dimension": [None] * 3,
+                      "rubric_hash": ["h"] * 3})
+    g = pd.DataFrame({"task_id": ["h1"], "ok": [True], "error_type": [None]})
+    gold = pd.DataFrame({"task_id": ["h1"], "domain": ["Healthcare"], "benchmark": ["healthbench"]})
+    out = score_tasks(v, r, g, gold, "m", max_error_share=0.2).set_index("task_id")
+    assert out.loc["h1", "score"] == pytest.approx((2 - 9) / 7)  # unclipped per example
+    assert out.loc["h1", "rubric_kind"] == "points" and out.loc["h1", "benchmark"] == "healthbench"
+
+
+def test_leaderboard_is_per_benchmark_and_clips_only_the_points_mean():
+    from pipelines.config import StatsConfig
+
+    scores = pd.DataFrame({
+        "model": ["a"] * 4, "task_id": ["x1", "x2", "h1", "h2"], "complete": [True] * 4,
+        "status": ["scored"] * 4, "score": [0.9, 0.7, -1.0, 0.6],
+        "benchmark": ["xpertbench", "xpertbench", "healthbench", "healthbench"],
+        "rubric_kind": ["weighted", "weighted", "points", "points"]})
+    judg = pd.DataFrame({"model": ["a"], "task_id": ["x1"], "verdict": ["met"]})
+    board = agg.leaderboard(scores, judg, StatsConfig(), 0.5).set_index("benchmark")
+    assert board.loc["xpertbench", "score"] == pytest.approx(0.8)
+    assert board.loc["healthbench", "score"] == 0.0  # mean -0.2, clipped at the aggregate only
+    assert 0.0 <= board.loc["healthbench", "ci_lo"] <= board.loc["healthbench", "ci_hi"] <= 1.0
+    assert (board["rank"] == 1).all()
