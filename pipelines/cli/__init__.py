@@ -64,8 +64,10 @@ def cmd_run(args: argparse.Namespace, s) -> int:
     from pipelines.cli.orchestrate import run_all
     from pipelines.cli.summary import print_summary
 
+    from pipelines.cli.lock import assets_lock
+
     defs = _definitions(s)
-    with _instance() as instance:
+    with assets_lock(s.assets_dir), _instance() as instance:
         ok = run_all(instance, defs, models=args.model or None)
     print_summary(s.assets_dir)
     return 0 if ok else 1
@@ -74,8 +76,10 @@ def cmd_run(args: argparse.Namespace, s) -> int:
 def cmd_refresh(args: argparse.Namespace, s) -> int:
     from pipelines.cli.refresh import refresh
 
+    from pipelines.cli.lock import assets_lock
+
     defs = _definitions(s)
-    with _instance() as instance:
+    with assets_lock(s.assets_dir), _instance() as instance:
         return 0 if refresh(instance, defs, dry_run=args.dry_run) else 1
 
 
