@@ -74,12 +74,20 @@ def run_judging(
     template_version: str,
     per_call: int | None = None,
     max_attempts: int = 3,
+    reject: Callable[[list[tuple[str, str]]], object] | None = None,
 ) -> list[CheckpointVerdict]:
-    """All verdicts for all jobs, in job order then rubric order."""
+    """All verdicts for all jobs, in job order then rubric order.
+
+    `reject` receives (call key, reason) for replies that gave no usable verdict for some checkpoint
+    and were not followed by a usable one: unusable replies must not be final answers, so the call
+    store drops them and a later run asks again (only for the checkpoints still unresolved, since
+    replies that resolved some checkpoints stay and are re-asked from the next attempt).
+    """
     resolved: dict[tuple[tuple[str, ...], str], CheckpointVerdict] = {}
     last_failure: dict[tuple[tuple[str, ...], str], tuple[str, str | None, str | None, int, str | None]] = {}
     pending = {j.key: list(j.task.rubric) for j in jobs}
     by_key = {j.key: j for j in jobs}
+    unusable: dict[str, str] = {}
 
     for attempt in range(max_attempts):
         units = [(k, part) for k, cps in pending.items() if cps for part in chunks(cps, per_call)]
@@ -109,7 +117,11 @@ def run_judging(
                         why += " (reply cut off: finish_reason=length)"
                     last_failure[(k, c.id)] = (why, res.text, res.call_key, attempt, res.model_reported)
                     pending[k].append(c)
+            if not any(c.id in parsed.verdicts for c in part):
+                unusable[res.call_key] = parsed.reply_error or "no usable verdict"
 
+    if reject is not None and unusable:
+        reject(sorted(unusable.items()))
     out = []
     for job in jobs:
         for c in job.task.rubric:

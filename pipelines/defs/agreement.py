@@ -23,7 +23,7 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     runner = llm.runner
     verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement"),
                            judge_model=models.judge, template_version=cfg.judge.template_version,
-                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts)
+                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject)
     ch = judge_config_hash(cfg.judge, models)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.judge.template_version, ch, extra)
     # Only checkpoints the experts graded take part in the comparison.

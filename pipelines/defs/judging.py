@@ -31,7 +31,7 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     runner = llm.runner
     verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
                            judge_model=models.judge, template_version=cfg.template_version,
-                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts)
+                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)
     errors = df[df["verdict"] == "judge_error"]
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]

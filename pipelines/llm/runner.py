@@ -146,6 +146,10 @@ class LLMRunner:
                     resp.read()
         return len(entries)
 
+    def reject(self, rejections: list[tuple[str, str]]) -> int:
+        """Drop unusable replies from the store (kept aside for inspection); see CallStore.reject."""
+        return self.store.reject(rejections)
+
     # -- keys ----------------------------------------------------------------------------
     def call_key(self, request: LLMRequest) -> str:
         return call_key(request, self.config)

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS calls (
     created_at    TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS calls_model ON calls(model);
+CREATE TABLE IF NOT EXISTS rejected_calls (
+    call_key      TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    request_json  TEXT NOT NULL,
+    response_json TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    rejected_at   TEXT NOT NULL
+);
 """
 
 
@@ -243,6 +251,28 @@ class CallStore:
                 params,
             )
             return db.total_changes - before
+
+    def reject(self, rejections: Iterable[tuple[str, str]]) -> int:
+        """Move calls whose reply was unusable (e.g. judge JSON that failed parsing) out of the store.
+
+        They are kept in `rejected_calls` for inspection but are no longer answers, so the next run
+        asks again. Returns how many were moved.
+        """
+        items = list(dict(rejections).items())
+        if not items:
+            return 0
+        now = datetime.now(UTC).isoformat(timespec="milliseconds")
+        moved = 0
+        with self._tx() as db:
+            for key, reason in items:
+                row = db.execute("SELECT model, request_json, response_json FROM calls WHERE call_key = ?",
+                                 (key,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("INSERT INTO rejected_calls VALUES (?,?,?,?,?,?)", (key, row[0], row[1], row[2], reason, now))
+                db.execute("DELETE FROM calls WHERE call_key = ?", (key,))
+                moved += 1
+        return moved
 
     def close(self) -> None:
         with self._lock:

@@ -108,3 +108,38 @@ def test_zero_shot_prompt_has_no_worked_example(task):
     _, with_ex = judge_messages(task, "answer", list(task.rubric), WorkedExample(task, task.anchor))
     _, zero = judge_messages(task, "answer", list(task.rubric), None)
     assert "<example_verdicts>" in with_ex[0]["content"] and "<example_verdicts>" not in zero[0]["content"]
+
+
+def judge_rejecting(runner, task, answer):
+    job = JudgeJob(("j-1", "m"), task, answer, WorkedExample(task, task.anchor), "shotjudge")
+    return run_judging([job], lambda reqs: runner.run(reqs), judge_model="standin-judge",
+                       template_version="judge-test", max_attempts=3, reject=runner.reject)
+
+
+def test_unusable_replies_are_asked_again_by_the_next_run(tmp_path, task):
+    cfg, store = load(models_yaml(tmp_path / "m.yaml")), tmp_path / "calls.sqlite"
+    with LLMRunner(cfg, store, progress=False) as bad:
+        bad.standin.script([{"content": "I think it is fine."}] * 3)
+        out = judge_rejecting(bad, task, task.reference_answer)
+        assert {v.verdict for v in out} == {"judge_error"} and len(bad.standin.request_log()) == 3
+    with LLMRunner(cfg, store, progress=False) as healthy:  # a later run, same call store
+        out = judge_rejecting(healthy, task, task.reference_answer)
+        assert {v.verdict for v in out} == {"met"}
+        assert len(healthy.standin.request_log()) == 1  # asked again, once, instead of replaying the errors
+    with LLMRunner(cfg, store, progress=False) as again:
+        judge_rejecting(again, task, task.reference_answer)
+        assert again.standin.request_log() == []  # a usable reply is final: nothing sent
+
+
+def test_a_later_run_reasks_only_the_checkpoints_still_unresolved(tmp_path, task):
+    cfg, store = load(models_yaml(tmp_path / "m.yaml")), tmp_path / "calls.sqlite"
+    ids = [c.id for c in task.rubric]
+    with LLMRunner(cfg, store, progress=False) as bad:
+        bad.standin.script([{"content": reply(ids[:4], "not_met")}, {"content": "oops"}, {"content": "oops"}])
+        out = judge_rejecting(bad, task, task.reference_answer)
+        assert [v.verdict for v in out[:4]] == ["not_met"] * 4 and {v.verdict for v in out[4:]} == {"judge_error"}
+    with LLMRunner(cfg, store, progress=False) as healthy:
+        out = judge_rejecting(healthy, task, task.reference_answer)
+        assert [v.verdict for v in out[:4]] == ["not_met"] * 4  # the first reply's verdicts stand
+        assert {v.verdict for v in out[4:]} == {"met"}
+        assert len(healthy.standin.request_log()) == 1  # one call, for the unresolved checkpoints only
