@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pipelines.llm.config import ModelConfig
+from pipelines.llm.config import ModelConfig, ModelsConfig
 from pipelines.llm.types import LLMRequest
 
 
@@ -42,3 +43,31 @@ class Estimate:
 
     def as_rows(self) -> list[dict[str, object]]:
         return [{"model": name, **vars(e)} for name, e in sorted(self.per_model.items())]
+
+
+def estimate_requests(config: ModelsConfig, requests: Sequence[LLMRequest], keys: Sequence[str],
+                      hits: set[str]) -> Estimate:
+    """Calls needed (not in the store, not a duplicate in the batch), tokens and cost per model."""
+    est = Estimate(requests=len(requests))
+    seen: set[str] = set()
+    for r, k in zip(requests, keys, strict=True):
+        model = config.model(r.model)
+        pe = est.per_model.setdefault(r.model, ModelEstimate())
+        if k in hits:
+            est.store_hits += 1
+            pe.store_hits += 1
+        elif k in seen:
+            est.duplicates += 1
+        else:
+            seen.add(k)
+            tin, tout = estimate_input_tokens(r), estimate_output_tokens(model)
+            cost = model.cost_usd(tin, tout)
+            est.calls_needed += 1
+            est.input_tokens += tin
+            est.output_tokens += tout
+            est.cost_usd += cost
+            pe.calls += 1
+            pe.input_tokens += tin
+            pe.output_tokens += tout
+            pe.cost_usd += cost
+    return est

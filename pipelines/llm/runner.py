@@ -20,36 +20,30 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import random
-import threading
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.llm.accounting import (
-    Estimate,
-    ModelEstimate,
-    estimate_input_tokens,
-    estimate_output_tokens,
-)
-from pipelines.llm.clients import ChatClient, Completion, build_client, resolve_api_key
+from pipelines.llm.accounting import Estimate, estimate_requests
+from pipelines.llm.attempt import call_with_retries, stored_result
+from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
+from pipelines.llm.loop_thread import LoopThread
 from pipelines.llm.progress import BatchProgress
 from pipelines.llm.redact import configured_secrets, redact
-from pipelines.llm.retry import Backoff, Failure, classify
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
-from pipelines.llm.store import CallStore, StoredCall, call_key, key_material, key_of
+from pipelines.llm.store import CallStore, call_key, key_material, key_of
 from pipelines.llm.types import LLMRequest, LLMResult
+from pipelines.llm.writes import BatchedWrites, response_record
 
 _MAX_ERRORS_LOGGED = 5
-T = TypeVar("T")
 
 
 class LLMRunner:
@@ -72,7 +66,7 @@ class LLMRunner:
         self._standin_latency_s = standin_latency_s
         self._limiters = {name: ProviderLimiter(p) for name, p in config.providers.items()}
         self._server: StandinServer | None = None
-        self._loop: _LoopThread | None = None
+        self._loop: LoopThread | None = None
         self._clients: dict[str, ChatClient] = {}
         self._oracle: dict[str, str] = {}
         # Every configured provider's key, not only those of clients this run builds (llm/redact.py).
@@ -90,7 +84,7 @@ class LLMRunner:
         """Start the event loop thread and, if a model needs it, the stand-in server (idempotent)."""
         self._secrets |= configured_secrets(self.config)  # variables set after construction too
         if self._loop is None:
-            self._loop = _LoopThread()
+            self._loop = LoopThread()
         if self._server is None and self.config.uses_standin():
             self._server = StandinServer(latency_s=self._standin_latency_s).start()
             if self._oracle:
@@ -161,30 +155,7 @@ class LLMRunner:
     def estimate(self, requests: Sequence[LLMRequest]) -> Estimate:
         """Calls needed, store hits, estimated tokens and cost per model; nothing is sent."""
         keys = [self.call_key(r) for r in requests]
-        hits = self.store.contains_many(keys)
-        est = Estimate(requests=len(requests))
-        seen: set[str] = set()
-        for r, k in zip(requests, keys, strict=True):
-            model = self.config.model(r.model)
-            pe = est.per_model.setdefault(r.model, ModelEstimate())
-            if k in hits:
-                est.store_hits += 1
-                pe.store_hits += 1
-            elif k in seen:
-                est.duplicates += 1
-            else:
-                seen.add(k)
-                tin, tout = estimate_input_tokens(r), estimate_output_tokens(model)
-                cost = model.cost_usd(tin, tout)
-                est.calls_needed += 1
-                est.input_tokens += tin
-                est.output_tokens += tout
-                est.cost_usd += cost
-                pe.calls += 1
-                pe.input_tokens += tin
-                pe.output_tokens += tout
-                pe.cost_usd += cost
-        return est
+        return estimate_requests(self.config, requests, keys, self.store.contains_many(keys))
 
     # -- running -------------------------------------------------------------------------
     def run(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
@@ -221,7 +192,7 @@ class LLMRunner:
         to_send: list[int] = []
         for i, (r, k) in enumerate(zip(requests, keys, strict=True)):
             if k in stored:
-                results[i] = self._from_store(r, k, stored[k])
+                results[i] = stored_result(self.config, r, k, stored[k])
             elif k in first:
                 followers.setdefault(first[k], []).append(i)
             else:
@@ -236,14 +207,16 @@ class LLMRunner:
         if n_hits:
             progress.advance(n_hits, from_store=True)
         stats: Counter[str] = Counter()
-        writes = _BatchedWrites(self.store, progress.log)
+        writes = BatchedWrites(self.store, progress.log)
         try:
             clients = self._clients_for({self.config.model(requests[i].model).provider for i in to_send})
 
             async def one(i: int) -> None:
-                res = await self._call(requests[i], keys[i], clients, stats)
+                provider = self.config.model(requests[i].model).provider
+                res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
+                                              self._limiters[provider], stats, self._rng, self._redact)
                 if res.ok:
-                    writes.add(keys[i], requests[i].model, materials[i], _response_record(res))
+                    writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res
                 if not res.ok:
                     stats["errors"] += 1
@@ -301,199 +274,3 @@ class LLMRunner:
             return None
         log = self._log
         return lambda msg: log(self._redact(msg) or "")
-
-    def _from_store(self, request: LLMRequest, key: str, sc: StoredCall) -> LLMResult:
-        model = self.config.model(request.model)
-        resp = sc.response
-        usage = resp.get("usage", {})
-        tin, tout, tcached = (int(usage.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
-        return LLMResult(
-            call_key=key,
-            model=request.model,
-            ok=True,
-            text=resp["text"],
-            model_reported=resp.get("model_reported"),
-            finish_reason=resp.get("finish_reason"),
-            input_tokens=tin,
-            output_tokens=tout,
-            cached_tokens=tcached,
-            latency_s=float(resp.get("latency_s", 0.0)),
-            cost_usd=model.cost_usd(tin, tout, tcached),
-            from_store=True,
-            attempts=0,
-            tags=dict(request.tags),
-        )
-
-    async def _call(
-        self, request: LLMRequest, key: str, clients: dict[str, ChatClient], stats: Counter[str]
-    ) -> LLMResult:
-        model = self.config.model(request.model)
-        provider = self.config.providers[model.provider]
-        limiter = self._limiters[model.provider]
-        client = clients[model.provider]
-        backoff = Backoff(provider.backoff_base_s, provider.backoff_max_s, provider.retry_after_cap_s)
-        est_tokens = estimate_input_tokens(request) + estimate_output_tokens(model)
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        attempts = 0
-        failure: Failure | None = None
-        while True:
-            completion: Completion | None = None
-            if deadline is None:
-                await limiter.acquire(est_tokens)
-                deadline = loop.time() + provider.deadline_s
-            else:
-                try:
-                    # A retry queues for a slot again; that wait counts against the deadline.
-                    async with asyncio.timeout_at(deadline):
-                        await limiter.acquire(est_tokens)
-                except TimeoutError:
-                    return self._failed(request, key, attempts, _deadline_failure(provider.deadline_s, failure))
-            try:
-                budget = min(provider.timeout_s, deadline - loop.time())
-                if budget <= 0:
-                    return self._failed(request, key, attempts, _deadline_failure(provider.deadline_s, failure))
-                attempts += 1
-                stats["attempts"] += 1
-                try:
-                    # The SDK timeout bounds each read; asyncio.timeout bounds the whole attempt
-                    # (a body trickling in byte by byte never trips a read timeout).
-                    async with asyncio.timeout(budget):
-                        completion = await client.complete(model, request, budget)
-                except Exception as exc:  # noqa: BLE001 - every failure is classified below
-                    failure = classify(exc)
-            finally:
-                limiter.release()
-            if completion is not None:
-                limiter.settle_tokens(est_tokens, completion.input_tokens + completion.output_tokens)
-                return self._succeeded(request, key, attempts, completion)
-            assert failure is not None
-            if not failure.retryable or attempts > provider.max_retries:
-                return self._failed(request, key, attempts, failure)
-            if failure.status == 429 and failure.retry_after_s:
-                limiter.cool_down(min(failure.retry_after_s, provider.retry_after_cap_s))
-            delay = backoff.delay(attempts - 1, failure.retry_after_s, self._rng)
-            if loop.time() + delay >= deadline:
-                return self._failed(request, key, attempts, _deadline_failure(provider.deadline_s, failure))
-            stats["retries"] += 1
-            await asyncio.sleep(delay)
-
-    def _succeeded(self, request: LLMRequest, key: str, attempts: int, c: Completion) -> LLMResult:
-        model = self.config.model(request.model)
-        return LLMResult(
-            call_key=key,
-            model=request.model,
-            ok=True,
-            text=c.text,
-            model_reported=c.model_reported,
-            finish_reason=c.finish_reason,
-            input_tokens=c.input_tokens,
-            output_tokens=c.output_tokens,
-            cached_tokens=c.cached_tokens,
-            latency_s=c.latency_s,
-            cost_usd=model.cost_usd(c.input_tokens, c.output_tokens, c.cached_tokens),
-            from_store=False,
-            attempts=attempts,
-            tags=dict(request.tags),
-        )
-
-    def _failed(self, request: LLMRequest, key: str, attempts: int, f: Failure) -> LLMResult:
-        return LLMResult(
-            call_key=key,
-            model=request.model,
-            ok=False,
-            attempts=attempts,
-            error_type=f.error_type,
-            error_message=self._redact(f.message),
-            tags=dict(request.tags),
-        )
-
-
-class _LoopThread:
-    """An asyncio event loop running forever on a daemon thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._main, name="llm-runner-loop", daemon=True)
-        self._thread.start()
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def is_current(self) -> bool:
-        return threading.current_thread() is self._thread
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def stop(self) -> None:
-        async def _drain() -> None:
-            # Let cancelled batches unwind before the loop stops.
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        try:
-            self.submit(_drain()).result(timeout=10)
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self.loop.close()
-
-
-def _response_record(r: LLMResult) -> dict[str, Any]:
-    """What the store keeps of a successful call (everything needed to rebuild the result)."""
-    return {
-        "text": r.text,
-        "model_reported": r.model_reported,
-        "finish_reason": r.finish_reason,
-        "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cached_tokens": r.cached_tokens},
-        "latency_s": round(r.latency_s, 4),
-    }
-
-
-class _BatchedWrites:
-    """Store successes in small transactions instead of one commit per call.
-
-    A commit per call costs more CPU on the event loop than the rest of our per-call work; rows
-    wait at most ``flush_s`` (or until ``max_rows`` are pending), so an interrupted batch loses
-    at most that much, and everything is flushed before ``arun`` returns.
-    """
-
-    def __init__(
-        self, store: CallStore, log: Callable[[str], None], flush_s: float = 0.05, max_rows: int = 256
-    ) -> None:
-        self._store, self._log = store, log
-        self._flush_s, self._max_rows = flush_s, max_rows
-        self._rows: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
-        self._timer: asyncio.TimerHandle | None = None
-
-    def add(self, key: str, model: str, request: dict[str, Any], response: dict[str, Any]) -> None:
-        self._rows.append((key, model, request, response))
-        if len(self._rows) >= self._max_rows:
-            self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._flush_s, self.flush)
-
-    def flush(self, final: bool = False) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._rows:
-            return
-        rows, self._rows = self._rows, []
-        try:
-            self._store.put_many(rows)
-        except Exception as exc:
-            if final:
-                raise
-            self._rows[:0] = rows  # keep them for the final flush
-            self._log(f"call store write failed, will retry at the end of the batch: {exc}")
-
-
-def _deadline_failure(deadline_s: float, last: Failure | None) -> Failure:
-    tail = f"; last error: {last.error_type}: {last.message}" if last else ""
-    return Failure("DeadlineExceeded", f"no answer within deadline_s={deadline_s:g}{tail}", False)

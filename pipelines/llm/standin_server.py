@@ -37,36 +37,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.llm.standins import reported_model_id, respond
+from pipelines.llm.standin_wire import approx_tokens, error_body, last_user_text, prompt_tokens, reply_body
+from pipelines.llm.standins import respond
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"}
-_FIXED_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z; a constant so bodies are deterministic
-
-_ANTHROPIC_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-_FINISH_TO_ANTHROPIC = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
-
-
-def approx_tokens(text: str) -> int:
-    """Deterministic usage estimate: about four characters per token."""
-    return len(text) // 4 + 1
-
-
-def _text_of(content: Any) -> str:
-    """Message content as text: a string, or the text blocks of an Anthropic/OpenAI content list."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
-    return ""
 
 
 class _State:
@@ -201,16 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- model endpoints -----------------------------------------------------------------
     def _error(self, protocol: str, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        if protocol == "anthropic":
-            etype = _ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-            body = {"type": "error", "error": {"type": etype, "message": message}}
-        else:
-            if status == 429:
-                etype = "rate_limit_exceeded"
-            else:
-                etype = "server_error" if status >= 500 else "invalid_request_error"
-            body = {"error": {"message": message, "type": etype, "param": None, "code": etype}}
-        self._send_json(status, body, headers)
+        self._send_json(status, error_body(protocol, status, message), headers)
 
     def _model_call(self, protocol: str, body: dict[str, Any]) -> None:
         state = self.server.state
@@ -259,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
         if "content" in fault:
             text, finish = str(fault["content"]), "stop"
         else:
-            prompt = self._last_user_text(body)
+            prompt = last_user_text(body)
             with state.lock:
                 table = dict(state.oracle)
             reply = respond(model, prompt, table)
@@ -269,10 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             text, finish = reply.text, reply.finish_reason
         finish = str(fault.get("finish_reason", finish))
-        prompt_text = json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or "")
-        input_tokens = approx_tokens(prompt_text)
+        input_tokens = prompt_tokens(body)
         usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
-        payload = (self._openai_body if protocol == "openai" else self._anthropic_body)(model, text, finish, usage)
+        payload = reply_body(protocol, model, text, finish, usage)
         raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault.get("truncate"):
             raw = raw[: len(raw) // 2]
@@ -308,51 +272,6 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             phrase = "Overloaded" if status == 529 else "Error"
         self._error(protocol, status, str(fault.get("message", f"stand-in fault: {status} {phrase}")), headers)
-
-    @staticmethod
-    def _last_user_text(body: dict[str, Any]) -> str:
-        for m in reversed(body.get("messages") or []):
-            if isinstance(m, dict) and m.get("role") == "user":
-                return _text_of(m.get("content"))
-        return ""
-
-    @staticmethod
-    def _digest(*parts: str) -> str:
-        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
-
-    def _openai_body(self, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
-        inp, out, cached = usage
-        return {
-            "id": "chatcmpl-" + self._digest(model, text),
-            "object": "chat.completion",
-            "created": _FIXED_CREATED,
-            "model": reported_model_id(model),
-            "choices": [
-                {"index": 0, "finish_reason": finish, "logprobs": None,
-                 "message": {"role": "assistant", "content": text, "refusal": None}}
-            ],
-            "usage": {
-                "prompt_tokens": inp,
-                "completion_tokens": out,
-                "total_tokens": inp + out,
-                "prompt_tokens_details": {"cached_tokens": cached},
-            },
-        }
-
-    def _anthropic_body(self, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
-        inp, out, cached = usage
-        return {
-            "id": "msg_" + self._digest(model, text),
-            "type": "message",
-            "role": "assistant",
-            "model": reported_model_id(model),
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": _FINISH_TO_ANTHROPIC.get(finish, finish),
-            "stop_sequence": None,
-            # Anthropic counts cache reads separately from (uncached) input tokens.
-            "usage": {"input_tokens": inp - cached, "output_tokens": out,
-                      "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0},
-        }
 
 
 class StandinServer:

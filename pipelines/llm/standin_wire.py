@@ -1,0 +1,108 @@
+"""The OpenAI and Anthropic wire shapes the stand-in server speaks: reply bodies, error bodies, usage.
+
+Kept apart from the HTTP plumbing (standin_server.py) so that every route that answers like a
+provider (synchronous calls now, batch results later) builds the very same bodies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pipelines.llm.standins import reported_model_id
+
+FIXED_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z; a constant so bodies are deterministic
+
+ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+FINISH_TO_ANTHROPIC = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
+
+
+def approx_tokens(text: str) -> int:
+    """Deterministic usage estimate: about four characters per token."""
+    return len(text) // 4 + 1
+
+
+def text_of(content: Any) -> str:
+    """Message content as text: a string, or the text blocks of an Anthropic/OpenAI content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return ""
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for m in reversed(body.get("messages") or []):
+        if isinstance(m, dict) and m.get("role") == "user":
+            return text_of(m.get("content"))
+    return ""
+
+
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """What the stand-in bills as input: the messages and the system prompt, as sent."""
+    return approx_tokens(json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or ""))
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:24]
+
+
+def error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
+    if protocol == "anthropic":
+        etype = ANTHROPIC_ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+        return {"type": "error", "error": {"type": etype, "message": message}}
+    if status == 429:
+        etype = "rate_limit_exceeded"
+    else:
+        etype = "server_error" if status >= 500 else "invalid_request_error"
+    return {"error": {"message": message, "type": etype, "param": None, "code": etype}}
+
+
+def openai_body(model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+    inp, out, cached = usage
+    return {
+        "id": "chatcmpl-" + _digest(model, text),
+        "object": "chat.completion",
+        "created": FIXED_CREATED,
+        "model": reported_model_id(model),
+        "choices": [
+            {"index": 0, "finish_reason": finish, "logprobs": None,
+             "message": {"role": "assistant", "content": text, "refusal": None}}
+        ],
+        "usage": {
+            "prompt_tokens": inp,
+            "completion_tokens": out,
+            "total_tokens": inp + out,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        },
+    }
+
+
+def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+    inp, out, cached = usage
+    return {
+        "id": "msg_" + _digest(model, text),
+        "type": "message",
+        "role": "assistant",
+        "model": reported_model_id(model),
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": FINISH_TO_ANTHROPIC.get(finish, finish),
+        "stop_sequence": None,
+        # Anthropic counts cache reads separately from (uncached) input tokens.
+        "usage": {"input_tokens": inp - cached, "output_tokens": out,
+                  "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0},
+    }
+
+
+def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+    return (openai_body if protocol == "openai" else anthropic_body)(model, text, finish, usage)
