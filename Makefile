@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24,<27"
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,team]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## materialise the whole pipeline on the built-in stand-in models
