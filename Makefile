@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# XPERTBENCH_PROFILE=team selects the team instance (deploy/dagster.yaml: Postgres); default: embedded.
+export DAGSTER_HOME := $(CURDIR)/$(if $(filter team,$(XPERTBENCH_PROFILE)),deploy,.dagster_home)
 export PYTHONUNBUFFERED := 1
 
 .PHONY: run test ui refresh bench check clean-assets

@@ -14,7 +14,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-from pipelines.paths import PROJECT_ROOT
+from pipelines.paths import dagster_home
 
 
 def _quiet_dagster() -> None:
@@ -31,7 +31,7 @@ def _quiet_dagster() -> None:
 def _instance():
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    os.environ["DAGSTER_HOME"] = str(dagster_home())  # DAGSTER_HOME, else XPERTBENCH_PROFILE's instance
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     return dg.DagsterInstance.get()
 
@@ -67,6 +67,8 @@ def cmd_run(args: argparse.Namespace, s) -> int:
     from pipelines.cli.lock import assets_lock
 
     defs = _definitions(s)
+    if s.executor == "celery":  # steps on the team's workers (README "Running as a team")
+        from pipelines.cli.distributed import run_all_distributed as run_all
     with assets_lock(s.assets_dir), _instance() as instance:
         ok = run_all(instance, defs, models=args.model or None)
     print_summary(s.assets_dir)

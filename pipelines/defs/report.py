@@ -45,6 +45,11 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
     charts = {f"chart_{p.stem}": dg.MetadataValue.md(
         f"![{p.stem}](data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()})")
         for p in sorted((html_path.parent / "images").glob("*.png"))}
+    if xpertbench.assets_url:  # a team's assets live in a shared store: the report goes there too
+        from pipelines.defs.io import publish_folder
+
+        url = publish_folder(html_path.parent, xpertbench.assets_url, "report")
+        charts["report_url"] = dg.MetadataValue.url(f"{url}/report.html")
     context.add_output_metadata({**charts, "report_html": dg.MetadataValue.path(str(html_path)),
                                  "report_md": dg.MetadataValue.path(str(md_path)),
                                  "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
+from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
@@ -39,7 +40,7 @@ from pipelines.llm.progress import BatchProgress
 from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
-from pipelines.llm.store import CallStore, call_key, key_material, key_of
+from pipelines.llm.store import CallStoreBase, call_key, key_material, key_of, open_store
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.llm.writes import BatchedWrites, response_record
 
@@ -50,17 +51,21 @@ class LLMRunner:
     def __init__(
         self,
         config: ModelsConfig,
-        store_path: Path | str,
+        store_path: Path | str | CallStoreBase,
         log: Callable[[str], None] | None = None,
         progress: bool = True,
         *,
         standin_latency_s: float = 0.0,
         seed: int | None = None,
+        claim_ttl_s: float = DEFAULT_TTL_S,
     ) -> None:
-        """``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
-        the backoff jitter (answers never depend on it)."""
+        """``store_path``: a SQLite path, a store URL (``sqlite:///...``, ``postgresql://...``) or a
+        store. ``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
+        the backoff jitter (answers never depend on it); ``claim_ttl_s``: after how long without
+        renewal another worker may take over a call this runner claimed (llm/claims.py)."""
         self.config = config
-        self.store = CallStore(store_path)
+        self.store = open_store(store_path)
+        self._claim_ttl_s = claim_ttl_s
         self._log = log
         self._progress = progress
         self._standin_latency_s = standin_latency_s
@@ -208,14 +213,25 @@ class LLMRunner:
             progress.advance(n_hits, from_store=True)
         stats: Counter[str] = Counter()
         writes = BatchedWrites(self.store, progress.log)
+        # Claims: another worker sending one of these calls right now is waited for, not paid twice.
+        claims = BatchClaims(self.store, self._claim_ttl_s)
         try:
+            claims.start(keys[i] for i in to_send)
             clients = self._clients_for({self.config.model(requests[i].model).provider for i in to_send})
 
             async def one(i: int) -> None:
                 provider = self.config.model(requests[i].model).provider
-                res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
-                                              self._limiters[provider], stats, self._rng, self._redact)
-                if res.ok:
+                answered = await claims.acquire(keys[i])
+                if answered is not None:  # another worker paid for it while we waited
+                    res = stored_result(self.config, requests[i], keys[i], answered)
+                else:
+                    res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
+                                                  self._limiters[provider], stats, self._rng, self._redact)
+                    if res.ok:
+                        claims.settled(keys[i])
+                    else:
+                        claims.release(keys[i])
+                if res.ok and not res.from_store:
                     writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res
                 if not res.ok:
@@ -230,11 +246,15 @@ class LLMRunner:
             await asyncio.gather(*(one(i) for i in to_send))
         finally:
             progress.close()
-            writes.flush(final=True)  # raises if the store cannot be written: results would be lost
+            try:
+                writes.flush(final=True)  # raises if the store cannot be written: results would be lost
+            finally:
+                await claims.close()
         if to_send:
             progress.log(
-                f"{desc}: sent {len(to_send)} calls ({stats['attempts']} attempts, {stats['retries']} retries), "
-                f"{stats['errors']} failed"
+                f"{desc}: sent {len(to_send) - claims.waited} calls ({stats['attempts']} attempts, "
+                f"{stats['retries']} retries), {stats['errors']} failed"
+                + (f"; {claims.waited} answered by another worker" if claims.waited else "")
             )
         for lead, idxs in followers.items():
             lead_res = results[lead]

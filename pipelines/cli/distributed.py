@@ -1,0 +1,76 @@
+"""`xpertbench run` with a distributed executor (XPERTBENCH_EXECUTOR=celery): the steps of every run
+execute on the Celery workers, and the model partitions run at the same time.
+
+The same stages as `orchestrate.run_all`. Observations of the two source assets stay in process
+(they only hash files); every other run goes through `dg.execute_job` on the reconstructable code
+location (`pipelines.definitions:defs`), which is what lets the executor hand steps to other
+processes and machines: each worker loads the code location from its own environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+from pipelines.cli.orchestrate import CURATION, PER_MODEL, candidates, final_stage, materialize
+from pipelines.paths import PROJECT_ROOT
+
+
+def asset_job() -> dg.ReconstructableJob:
+    """The implicit asset job of `pipelines.definitions:defs`, as workers will load it."""
+    repo = ReconstructableRepository.for_module("pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT))
+    return repo.get_reconstructable_job(IMPLICIT_ASSET_JOB_NAME)
+
+
+def execute(instance: dg.DagsterInstance, selection: Sequence[str], partition_key: str | None = None,
+            tags: dict[str, str] | None = None) -> tuple[bool, str]:
+    """One run of `selection` (one partition of it) through the definitions' executor: (success, run id)."""
+    level = os.environ.get("XPERTBENCH_LOG_LEVEL", "WARNING").upper()
+    run_tags = {**(tags or {}), **({"dagster/partition": partition_key} if partition_key else {})}
+    with dg.execute_job(asset_job(), instance, run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+                        tags=run_tags, asset_selection=[dg.AssetKey(a) for a in selection]) as result:
+        return result.success, result.run_id
+
+
+def run_all_distributed(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence[str] | None = None,
+                        echo: Callable[[str], None] = print, tags: dict[str, str] | None = None) -> bool:
+    partitions = candidates(defs)
+    unknown = set(models or []) - set(partitions)
+    if unknown:
+        raise SystemExit(f"unknown candidate model(s) {sorted(unknown)}; models.yaml has {partitions}")
+    for label, selection in (("observe raw submissions", ["raw_submissions"]),
+                             ("observe model configs", ["model_configs"])):
+        echo(f"[xpertbench] {label}")
+        if not materialize(defs, instance, selection).success:
+            echo(f"[xpertbench] {label} FAILED")
+            return False
+    echo(f"[xpertbench] curation: {', '.join(CURATION)}")
+    ok, run_id = execute(instance, CURATION, tags=tags)
+    if not ok:
+        echo(f"[xpertbench] curation FAILED; see run {run_id} in the UI")
+        return False
+    chosen = list(models or partitions)
+    echo(f"[xpertbench] models {', '.join(chosen)} in parallel: {', '.join(PER_MODEL)}")
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="xb-run") as pool:
+        outcomes = dict(zip(chosen, pool.map(lambda m: execute(instance, PER_MODEL, m, tags), chosen), strict=True))
+    failed = [m for m, (ok, _) in outcomes.items() if not ok]
+    for m in failed:
+        echo(f"[xpertbench] model {m} FAILED; see run {outcomes[m][1]} in the UI")
+    if failed:
+        echo(f"[xpertbench] aggregates not updated: {', '.join(failed)} failed")
+        return False
+    missing = set(partitions) - set(instance.get_materialized_partitions(dg.AssetKey("task_scores")))
+    if missing:
+        echo(f"[xpertbench] aggregates skipped: no scores yet for {', '.join(sorted(missing))}")
+        return True
+    final = final_stage(defs)
+    echo(f"[xpertbench] meta-evaluation and aggregates: {', '.join(final)}")
+    ok, run_id = execute(instance, final, tags=tags)
+    if not ok:
+        echo(f"[xpertbench] meta-evaluation and aggregates FAILED; see run {run_id} in the UI")
+    return ok
