@@ -8,7 +8,11 @@ PostgreSQL; AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_* for object st
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
+
+import pandas as pd
+from upath import UPath
 
 CALL_STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
 LOCAL_SCHEMES = ("", "file", "local")
@@ -40,3 +44,9 @@ def assets_url_problem(url: str) -> str | None:
     except (ValueError, ImportError) as e:
         return f"no filesystem for {parts.scheme!r}: {e}"
     return None
+
+
+def read_parquet(path: Any) -> pd.DataFrame:
+    """A parquet table from a local path or any fsspec URL/UPath (pandas wants a file object for UPaths)."""
+    with UPath(path).open("rb") as fh:
+        return pd.read_parquet(fh)

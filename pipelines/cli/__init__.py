@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace, s) -> int:
         from pipelines.cli.distributed import run_all_distributed as run_all
     with assets_lock(s.assets_dir), _instance() as instance:
         ok = run_all(instance, defs, models=args.model or None)
-    print_summary(s.assets_dir)
+    print_summary(s.assets_base)
     return 0 if ok else 1
 
 

@@ -9,9 +9,11 @@ processes and machines: each worker loads the code location from its own environ
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
 from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
@@ -31,10 +33,20 @@ def execute(instance: dg.DagsterInstance, selection: Sequence[str], partition_ke
             tags: dict[str, str] | None = None) -> tuple[bool, str]:
     """One run of `selection` (one partition of it) through the definitions' executor: (success, run id)."""
     level = os.environ.get("XPERTBENCH_LOG_LEVEL", "WARNING").upper()
+    # dagster-celery registers its task on the app again for every step it submits; harmless.
+    warnings.filterwarnings("ignore", message="Task name 'execute_plan' is already registered")
     run_tags = {**(tags or {}), **({"dagster/partition": partition_key} if partition_key else {})}
     with dg.execute_job(asset_job(), instance, run_config={"loggers": {"console": {"config": {"log_level": level}}}},
                         tags=run_tags, asset_selection=[dg.AssetKey(a) for a in selection]) as result:
         return result.success, result.run_id
+
+
+def _execute_in_child(selection: Sequence[str], partition_key: str | None, tags: dict[str, str] | None) -> tuple[bool, str]:
+    """One run from a fresh process: the instance from DAGSTER_HOME, the settings from XPERTBENCH_*."""
+    for category in (DeprecationWarning, dg.BetaWarning, dg.PreviewWarning):  # as the CLI's own process
+        warnings.filterwarnings("ignore", category=category)
+    with dg.DagsterInstance.get() as instance:
+        return execute(instance, selection, partition_key, tags)
 
 
 def run_all_distributed(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence[str] | None = None,
@@ -56,8 +68,12 @@ def run_all_distributed(instance: dg.DagsterInstance, defs: dg.Definitions, mode
         return False
     chosen = list(models or partitions)
     echo(f"[xpertbench] models {', '.join(chosen)} in parallel: {', '.join(PER_MODEL)}")
-    with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="xb-run") as pool:
-        outcomes = dict(zip(chosen, pool.map(lambda m: execute(instance, PER_MODEL, m, tags), chosen), strict=True))
+    # One process per partition run: each run's executor loop polls its Celery tasks on its own. (Dagster's
+    # execute_job is not safe to call from several threads of one process: runs there never start.)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=max(1, len(chosen)), mp_context=spawn) as pool:
+        futures = {m: pool.submit(_execute_in_child, PER_MODEL, m, tags) for m in chosen}
+        outcomes = {m: f.result() for m, f in futures.items()}
     failed = [m for m, (ok, _) in outcomes.items() if not ok]
     for m in failed:
         echo(f"[xpertbench] model {m} FAILED; see run {outcomes[m][1]} in the UI")

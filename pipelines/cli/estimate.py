@@ -7,10 +7,9 @@ generated yet, a placeholder of the model's expected output length (an estimate,
 
 from __future__ import annotations
 
-
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from upath import UPath
 
 from pipelines.core.anchors import agreement_jobs
 from pipelines.core.judge_prompt import WorkedExample
@@ -18,6 +17,7 @@ from pipelines.core.judging import JudgeJob, chunks, judge_request
 from pipelines.core.prompts import generation_requests
 from pipelines.core.submission import submissions_by_id
 from pipelines.llm.runner import LLMRunner
+from pipelines.locations import read_parquet
 from pipelines.llm.types import LLMRequest
 from pipelines.settings import Settings
 
@@ -25,8 +25,8 @@ from pipelines.settings import Settings
 def plan(settings: Settings, models: list[str] | None = None) -> tuple[list[LLMRequest], int]:
     """First-attempt requests of a full run (candidates, their judging, the agreement study), and
     how many judge prompts use a placeholder answer because the answer is not generated yet."""
-    cfg, mcfg, assets_dir = settings.pipeline, settings.models, settings.assets_dir
-    tasks, gold = pd.read_parquet(assets_dir / "tasks.parquet"), pd.read_parquet(assets_dir / "gold_tasks.parquet")
+    cfg, mcfg, assets_dir = settings.pipeline, settings.models, UPath(settings.assets_base)
+    tasks, gold = read_parquet(assets_dir / "tasks.parquet"), read_parquet(assets_dir / "gold_tasks.parquet")
     pool = submissions_by_id(tasks["task_id"], tasks["payload_json"])
     subs = {t: pool[t] for t in gold["task_id"]}
     jobs: list[JudgeJob] = []
@@ -37,7 +37,7 @@ def plan(settings: Settings, models: list[str] | None = None) -> tuple[list[LLMR
         gen_path = assets_dir / "generations" / f"{m}.parquet"
         answers: dict[tuple[str, int], str] = {}
         if gen_path.exists():
-            g = pd.read_parquet(gen_path)
+            g = read_parquet(gen_path)
             g = g[g["ok"]]
             answers = {(t, int(r)): a for t, r, a in zip(g["task_id"], g["replicate"], g["answer"])}
         expected = mcfg.model(m).expected_output_tokens or mcfg.model(m).max_tokens
@@ -57,11 +57,11 @@ def plan(settings: Settings, models: list[str] | None = None) -> tuple[list[LLMR
 
 def print_estimate(settings: Settings, models: list[str] | None = None, console: Console | None = None) -> int:
     c = console or Console()
-    if not (settings.assets_dir / "gold_tasks.parquet").exists():
+    if not (UPath(settings.assets_base) / "gold_tasks.parquet").exists():
         c.print("[red]no Gold subset yet: run the curation stage first (make run or xpertbench refresh)[/red]")
         return 1
     requests, placeholders = plan(settings, models)
-    runner = LLMRunner(settings.models, settings.call_store_path, progress=False)
+    runner = LLMRunner(settings.models, settings.call_store_url, progress=False)
     est = runner.estimate(requests)
     t = Table("model", "calls needed", "store hits", "input tokens", "output tokens", "cost (USD)",
               title="Dry run: what a full run would send now (first attempts; judge re-asks not included)")

@@ -7,11 +7,14 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from upath import UPath
+
+from pipelines.locations import read_parquet
 
 
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
+def _read(folder: UPath, name: str) -> pd.DataFrame | None:
     p = folder / f"{name}.parquet"
-    return pd.read_parquet(p) if p.exists() else None
+    return read_parquet(p) if p.exists() else None
 
 
 def _counts_table(title: str, series: pd.Series, label: str) -> Table:
@@ -23,8 +26,10 @@ def _counts_table(title: str, series: pd.Series, label: str) -> Table:
     return t
 
 
-def print_summary(folder: Path, console: Console | None = None) -> None:
+def print_summary(folder: str | Path, console: Console | None = None) -> None:
+    """`folder`: the assets base, a local folder or a URL (XPERTBENCH_ASSETS_URL)."""
     c = console or Console()
+    folder = UPath(folder)
     subs, quar = _read(folder, "submissions"), _read(folder, "submission_quarantine")
     log, gold = _read(folder, "curation_log"), _read(folder, "gold_tasks")
     if subs is None or quar is None:
