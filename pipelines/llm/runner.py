@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
-from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims
+from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims, Claim
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
@@ -40,7 +40,7 @@ from pipelines.llm.progress import BatchProgress
 from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
-from pipelines.llm.store import CallStoreBase, call_key, key_material, key_of, open_store
+from pipelines.llm.store import CallStoreBase, StoredCall, call_key, key_material, key_of, open_store
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.llm.writes import BatchedWrites, response_record
 
@@ -216,21 +216,36 @@ class LLMRunner:
         # Claims: another worker sending one of these calls right now is waited for, not paid twice.
         claims = BatchClaims(self.store, self._claim_ttl_s)
         try:
-            claims.start(keys[i] for i in to_send)
             clients = self._clients_for({self.config.model(requests[i].model).provider for i in to_send})
+            # Claim a call only when it is about to be sent: at most twice a provider's max_concurrency
+            # at a time (the calls in flight and the next wave, so that a call waiting in the limiter
+            # for its retry does not hold back the next call's claim).
+            slots = {p: asyncio.Semaphore(2 * self.config.providers[p].max_concurrency) for p in clients}
+
+            async def send(i: int, provider: str) -> LLMResult:
+                res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
+                                              self._limiters[provider], stats, self._rng, self._redact)
+                if res.ok:
+                    claims.settled(keys[i])
+                else:
+                    await claims.release(keys[i])
+                return res
+
+            async def obtain(i: int, provider: str) -> LLMResult:
+                """Send the call, or read it from the store when another worker paid for it meanwhile."""
+                async with slots[provider]:
+                    got = await claims.claim(keys[i])
+                    if got is Claim.WON:
+                        return await send(i, provider)
+                if got is Claim.HELD:  # another worker is sending it: wait outside the slot
+                    got = await claims.wait(keys[i])
+                    if got is None:  # it gave up or died: ours now
+                        async with slots[provider]:
+                            return await send(i, provider)
+                return stored_result(self.config, requests[i], keys[i], got)
 
             async def one(i: int) -> None:
-                provider = self.config.model(requests[i].model).provider
-                answered = await claims.acquire(keys[i])
-                if answered is not None:  # another worker paid for it while we waited
-                    res = stored_result(self.config, requests[i], keys[i], answered)
-                else:
-                    res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
-                                                  self._limiters[provider], stats, self._rng, self._redact)
-                    if res.ok:
-                        claims.settled(keys[i])
-                    else:
-                        claims.release(keys[i])
+                res = await obtain(i, self.config.model(requests[i].model).provider)
                 if res.ok and not res.from_store:
                     writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res
