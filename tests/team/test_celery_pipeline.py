@@ -123,6 +123,16 @@ def test_the_outputs_are_in_the_object_store_and_the_calls_in_postgres(team: dic
     assert {"oracle", "partial", "generic", "standin-judge"} <= set(per_model)
 
 
+def test_the_team_profile_queues_runs_limits_pools_and_monitors_runs(instance: dg.DagsterInstance) -> None:
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    assert instance.get_concurrency_config().pool_config.default_pool_limit == 4  # the `llm` pool's limit
+    assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 300
+
+
 def test_the_profile_variable_selects_the_team_instance() -> None:
     assert dagster_home({"XPERTBENCH_PROFILE": "team"}) == DEPLOY_DIR
     assert dagster_home({}) == PROJECT_ROOT / ".dagster_home"
