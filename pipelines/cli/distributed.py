@@ -16,17 +16,24 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import dagster as dg
-from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
-from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from pipelines.cli.orchestrate import CURATION, PER_MODEL, candidates, final_stage, materialize
-from pipelines.paths import PROJECT_ROOT
+
+
+JOB = "xpertbench_assets"
+
+
+def xpertbench_asset_job() -> dg.JobDefinition:
+    """Every asset of the code location `pipelines.definitions:defs` as one job (what workers load)."""
+    from pipelines.definitions import defs
+
+    job = dg.define_asset_job(JOB, selection=dg.AssetSelection.all())
+    return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(JOB)
 
 
 def asset_job() -> dg.ReconstructableJob:
-    """The implicit asset job of `pipelines.definitions:defs`, as workers will load it."""
-    repo = ReconstructableRepository.for_module("pipelines.definitions", "defs", working_directory=str(PROJECT_ROOT))
-    return repo.get_reconstructable_job(IMPLICIT_ASSET_JOB_NAME)
+    """A pointer to that job which another process (a Celery worker) can load by module and name."""
+    return dg.reconstructable(xpertbench_asset_job)
 
 
 def execute(instance: dg.DagsterInstance, selection: Sequence[str], partition_key: str | None = None,

@@ -124,9 +124,7 @@ def test_the_outputs_are_in_the_object_store_and_the_calls_in_postgres(team: dic
 
 
 def test_the_team_profile_queues_runs_limits_pools_and_monitors_runs(instance: dg.DagsterInstance) -> None:
-    from dagster._core.run_coordinator import QueuedRunCoordinator
-
-    assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+    assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
     assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 4  # the `llm` pool's limit
