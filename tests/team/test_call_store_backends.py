@@ -58,9 +58,10 @@ def test_claims_won_held_done(store: CallStoreBase) -> None:
     assert (a.won, a.done, a.held) == ({"k1", "k2"}, {"answered"}, set())
     b = store.claim(["k1", "k3"], "worker-b", ttl_s=60)
     assert (b.won, b.done, b.held) == ({"k3"}, set(), {"k1"})  # a live claim is not taken over
-    # Storing the answer drops the claim in the same transaction: the waiter sees it as done.
+    # Once the answer is stored the waiter sees it as done, and the claim is gone with it.
     store.put("k1", "m", REQ, resp("from a"))
     assert store.claim(["k1"], "worker-b", ttl_s=60).done == {"k1"}
+    assert store.release("worker-a", ["k1"]) == 0
     # A failed call is released: the waiter may take it at once.
     assert store.release("worker-a", ["k2"]) == 1
     assert store.claim(["k2"], "worker-b", ttl_s=60).won == {"k2"}

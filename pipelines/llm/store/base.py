@@ -8,9 +8,9 @@ Semantics shared by both backends:
   `rejected_calls`, so the next run asks again.
 * **Claims on in-flight calls.** Before sending, a caller `claim`s the keys it is about to pay
   for. A key already answered comes back in `done`; a key someone else holds comes back in `held`
-  (wait for it: poll `get_many`, then `claim` again); the rest are `won`. Storing an answer
-  (`put_many`) drops the claim on its key in the same transaction, so a waiter sees either the
-  claim or the answer, never neither. A claim lasts `ttl_s` unless its owner `renew`s it; an
+  (wait for it: poll `get_many`, then `claim` again); the rest are `won`. `claim` looks for an
+  answer before it looks at claims, so a key answered meanwhile is `done`, never won again; storing
+  the answer (`put_many`) also drops the claim on its key. A claim lasts `ttl_s` unless its owner `renew`s it; an
   owner that died stops renewing, and after `ttl_s` any waiter may take the key over. A failed
   call is `release`d so a waiter can try it itself.
 """

@@ -170,7 +170,7 @@ class PostgresCallStore(CallStoreBase):
                 "CAST(:pk AS text[]), CAST(:rq AS text[]), CAST(:rs AS text[]), CAST(:i AS bigint[]), "
                 "CAST(:o AS bigint[]), CAST(:c AS bigint[])) "
                 "ON CONFLICT (call_key) DO NOTHING RETURNING call_key"), params).all()
-            # Same transaction: a waiter sees the claim or the answer, never neither.
+            # The answer makes the claim moot: it goes with the write.
             c.execute(sa.text(f"DELETE FROM {SCHEMA}.claims WHERE call_key = ANY(:k)"), {"k": params["k"]})
             return len(new)
 

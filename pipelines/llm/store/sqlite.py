@@ -180,7 +180,7 @@ class SQLiteCallStore(CallStoreBase):
                 params,
             )
             new = db.total_changes - before
-            # Same transaction: a waiter sees the claim or the answer, never neither.
+            # The answer makes the claim moot: it goes with the write.
             db.executemany("DELETE FROM claims WHERE call_key = ?", [(p[0],) for p in params])
             return new
 
