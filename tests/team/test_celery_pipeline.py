@@ -108,6 +108,7 @@ def test_the_pipeline_runs_on_two_celery_workers(team: dict, instance: dg.Dagste
 
 def test_the_outputs_are_in_the_object_store_and_the_calls_in_postgres(team: dict, instance: dg.DagsterInstance) -> None:
     assert team["run"].returncode == 0
+    assert f"report: {team['assets']}/report/report.html" in team["run"].stdout  # the summary read the bucket
     base = UPath(team["assets"])
     with (base / "leaderboard.parquet").open("rb") as fh:
         board = pd.read_parquet(fh).set_index("model")
