@@ -282,7 +282,7 @@ def _checkpoint(sheet: _Sheet, i: int, rec: dict[str, object]) -> tuple[dict, di
 
 def build_document(sheet: _Sheet, task: dict[str, object], rubric: list[dict[str, object]],
                    provenance: dict) -> dict:
-    t = {k: (v if k in LISTS else v) for k, v in task.items()}
+    t = task
     cell = sheet.task_cells.get
     text = {k: _text(v) for k, v in t.items() if k not in LISTS}
     doc: dict[str, object] = {"schema_version": "1.1", "submission_id": text.get("submission_id")}

@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from openpyxl import load_workbook
 
 from pipelines.cli import main as cli
