@@ -57,6 +57,9 @@ class RubricConfig(_Section):
     }
     # Task <-> rubric consistency: share of criteria sharing content words with the task text.
     consistency_min_share: float = Field(default=0.5, ge=0, le=1)
+    # ...checked only when the task text has this many content words in the rubric's language: a short
+    # prompt, a bare URL or a conversation in another language says too little to call a rubric foreign.
+    consistency_min_task_tokens: int = Field(default=40, ge=0)
     atomicity_max_clauses: int = 2
 
 

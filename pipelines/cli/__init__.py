@@ -1,4 +1,4 @@
-"""`xpertbench` command line: run the pipeline, refresh what is stale, trace a score, estimate cost.
+"""`xpertbench` command line: run the pipeline, refresh what is stale, trace a score, estimate cost, import.
 
 Every command builds one `Settings` from its flags, the environment and the defaults, checks it
 before any work (exit 2 with one line per problem; `--debug` for tracebacks), and exports it to the
@@ -121,6 +121,9 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("estimate", parents=[common], help="dry run: calls, tokens and cost still to pay, nothing sent")
     e.add_argument("--model", action="append")
     e.set_defaults(func=cmd_estimate, preflight=True)
+    from pipelines.cli.importer import add_parser as add_import
+
+    add_import(sub, common)
     return p
 
 
