@@ -247,7 +247,8 @@ def test_changing_the_judge_template_rejudges_without_regenerating(ws):
     before = ws.records()
     pipeline_yaml(ws.root / "xb.yaml", judge={"template_version": "judge-v2"})
     result = ws.refresh()
-    assert stale(result.rounds[0]) == {("judgements", m) for m in CANDIDATES} | {
+    # The judge configuration is part of the code versions of verdicts, scores and the agreement study.
+    assert stale(result.rounds[0]) == {(s, m) for s in ("judgements", "task_scores") for m in CANDIDATES} | {
         ("anchor_judgements", None), ("judge_agreement", None)}
     after = ws.records()
     done = materialised(before, after)
@@ -267,6 +268,24 @@ def test_report_hash_does_not_depend_on_when_it_was_built(ws):
     assert after[("report", None)].storage_id != before[("report", None)].storage_id
     assert after[("report", None)].data_version == before[("report", None)].data_version
     assert list(ws.table("report")["sha256"]) == list(old["sha256"])
+
+
+def test_screening_scores_exported_from_a_run_drive_the_difficulty_screen(ws):
+    scores = ws.table("task_scores", "partial").set_index("task_id")["score"]
+    ws.cli("screening-scores", "--model", "partial")  # writes the raw folder's screening_scores.csv
+    exported = pd.read_csv(ws.root / "raw" / "screening_scores.csv")
+    assert set(exported["screening_model"]) == {"partial"}
+    assert dict(zip(exported["submission_id"], exported["score"])) == pytest.approx(scores.round(4).to_dict())
+    threshold = float(scores.median())
+    pipeline_yaml(ws.root / "xb.yaml", curation={"difficulty_threshold": threshold})
+    defs = ws.defs()
+    with ws.instance() as inst:  # the next run observes the folder and curates again
+        assert materialize(defs, inst, ["raw_submissions"]).success
+        assert materialize(defs, inst, ["tasks", "curation_log"]).success
+    log = ws.table("curation_log").set_index("submission_id")
+    dropped = set(log.index[log["rule"] == "difficulty_screen"])
+    assert dropped and dropped == set(scores.index[scores > threshold])
+    assert all(d.startswith("screening model partial scored") for d in log.loc[sorted(dropped), "detail"])
 
 
 def test_trace_matches_the_files_on_disk(ws):
