@@ -26,7 +26,7 @@ from typing import Any
 from pipelines.paths import PROJECT_ROOT
 
 LOCATION = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+  locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }"""
 
 
 class GraphQLError(RuntimeError):
@@ -80,7 +80,8 @@ class DagsterGraphQL:
                     errors = [e["locationOrLoadError"] for e in entries
                               if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
                     if errors:
-                        raise GraphQLError(f"the code location failed to load: {errors[0]['message']}")
+                        why = [errors[0]["message"], *(c["message"] for c in errors[0].get("causes") or [])]
+                        raise GraphQLError("the code location failed to load: " + " <- ".join(w.strip() for w in why))
                     return
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # not serving yet

@@ -99,6 +99,8 @@ def refresh(instance: dg.DagsterInstance, defs: dg.Definitions, *, dry_run: bool
     `instance` must be the one at `DAGSTER_HOME` in `env` (default: this process's environment):
     the webserver reads staleness from it.
     """
+    if instance.is_ephemeral:
+        raise ValueError("refresh needs the persistent instance at DAGSTER_HOME: Dagster reads staleness from it")
     out = RefreshResult()
     with DagsterGraphQL(webserver_env(defs, env)) as gql:  # starts now; the first query waits for it
         for source in SOURCES:
