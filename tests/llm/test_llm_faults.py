@@ -130,12 +130,13 @@ def test_retries_exhausted(mk: Any, server: StandinServer) -> None:
 
 
 def test_deadline_bounds_the_whole_call(mk: Any, server: StandinServer, clock: FakeClock) -> None:
-    # Retries 3 s apart (virtual) against a 10.5 s deadline: attempts at 0, 3, 6 and 9; a fifth
-    # would start after the deadline, so the call ends there (not after max_retries).
-    runner = mk(provider={"timeout_s": 1.5, "deadline_s": 10.5, "max_retries": 20, "retry_after_cap_s": 60})
+    # Retries 3 s apart (virtual) against an 11.5 s deadline: attempts at 0, 3, 6 and 9; a fifth
+    # would start after the deadline, so the call ends there (not after max_retries). Each attempt
+    # keeps at least 2.5 s of real time for its reply, plenty on a busy machine.
+    runner = mk(provider={"timeout_s": 3.0, "deadline_s": 11.5, "max_retries": 20, "retry_after_cap_s": 60})
     res = run_one(runner, server, [{"status": 429, "retry_after": 3}] * 20)
     assert not res.ok and res.error_type == "DeadlineExceeded"
-    assert "deadline_s=10.5" in res.error_message and "RateLimitError" in res.error_message
+    assert "deadline_s=11.5" in res.error_message and "RateLimitError" in res.error_message
     assert res.attempts == 4 == len(server.request_log())
     assert clock.sleeps == [pytest.approx(3)] * 3
 
@@ -144,7 +145,9 @@ def test_deadline_ends_hanging_attempts(mk: Any, server: StandinServer) -> None:
     runner = mk(provider={"timeout_s": 0.3, "deadline_s": 0.8, "max_retries": 20}, clock=None)  # real time
     res = run_one(runner, server, [{"hang_s": 30}] * 21)
     assert not res.ok and res.error_type == "DeadlineExceeded" and "Timeout" in res.error_message
-    assert 1 <= res.attempts == len(server.request_log()) < 21
+    # How many attempts fit is a matter of real time; that the deadline, not max_retries, ended the
+    # call is not. (A last attempt with a sliver of budget may time out before its request arrives.)
+    assert 1 <= len(server.request_log()) <= res.attempts < 21
 
 
 def test_backoff_that_would_overrun_the_deadline_fails_fast(mk: Any, server: StandinServer, clock: FakeClock) -> None:
