@@ -97,6 +97,12 @@ def cmd_estimate(args: argparse.Namespace, s) -> int:
     return print_estimate(s, args.model or None)
 
 
+def cmd_screening_scores(args: argparse.Namespace, s) -> int:
+    from pipelines.cli.screening import print_export
+
+    return print_export(s, args.model, args.out)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xpertbench", description=(__doc__ or "").splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -121,6 +127,11 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("estimate", parents=[common], help="dry run: calls, tokens and cost still to pay, nothing sent")
     e.add_argument("--model", action="append")
     e.set_defaults(func=cmd_estimate, preflight=True)
+    x = sub.add_parser("screening-scores", parents=[common],
+                       help="export a candidate's task scores as the difficulty screen's input (screening_scores.csv)")
+    x.add_argument("--model", required=True, help="the candidate (screening model) whose scores to export")
+    x.add_argument("--out", help="file to write (default: the raw folder's curation.screening_scores_file)")
+    x.set_defaults(func=cmd_screening_scores, preflight=False)
     from pipelines.cli.importer import add_parser as add_import
 
     add_import(sub, common)

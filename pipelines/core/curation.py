@@ -28,18 +28,6 @@ from pipelines.config import CurationConfig
 from pipelines.core.submission import Submission
 from pipelines.core.text import cjk_share, normalize, shingles
 
-RULES = (
-    "meta_eval_set",
-    "expert_cap",
-    "missing_field",
-    "missing_component",
-    "prompt_length",
-    "reference_answer",
-    "language",
-    "exact_duplicate",
-    "near_duplicate",
-    "difficulty_screen",
-)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 

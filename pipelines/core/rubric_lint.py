@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pipelines.config import RubricConfig
 from pipelines.core.submission import Submission
 from pipelines.core.taxonomy import load_taxonomy
-from pipelines.core.text import normalize, same_language
-from pipelines.llm.lexical import content_tokens, strip_must_not
+from pipelines.core.text import content_tokens, normalize, same_language, strip_must_not
 
 _ENUMERATION = re.compile(r"(?:^|\s)(?:\(?[1-9][.)]|[a-e]\))\s")
 _JOINERS = re.compile(r";|\bas well as\b|\band also\b|\bin addition\b|\badditionally\b", re.I)

@@ -32,7 +32,6 @@ from pipelines.core.taxonomy import load_taxonomy
 from pipelines.paths import VALIDATION_DIR
 
 SCHEMA_VERSION = "1.0"
-SCHEMA_VERSIONS = ("1.0", "1.1")
 Role = Literal["system", "user", "assistant", "developer"]
 RubricKind = Literal["weighted", "points", "unscored"]
 Importance = Literal["Essential", "Important", "Optional"]
@@ -149,10 +148,6 @@ class Checkpoint(_Strict):
         if self.points is not None:
             return "points"
         return "weighted" if self.weight is not None else "unscored"
-
-    @property
-    def all_tags(self) -> list[str]:
-        return ([self.tag] if self.tag else []) + [t for t in self.tags if t != self.tag]
 
 
 class Review(_Strict):

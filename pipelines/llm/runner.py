@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
+from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.loop_thread import LoopThread
@@ -56,15 +57,18 @@ class LLMRunner:
         *,
         standin_latency_s: float = 0.0,
         seed: int | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
-        the backoff jitter (answers never depend on it)."""
+        the backoff jitter (answers never depend on it); ``clock`` times limits, backoff and
+        deadlines (tests pass a virtual one)."""
         self.config = config
         self.store = CallStore(store_path)
         self._log = log
         self._progress = progress
         self._standin_latency_s = standin_latency_s
-        self._limiters = {name: ProviderLimiter(p) for name, p in config.providers.items()}
+        self._clock = clock or MonotonicClock()
+        self._limiters = {name: ProviderLimiter(p, self._clock) for name, p in config.providers.items()}
         self._server: StandinServer | None = None
         self._loop: LoopThread | None = None
         self._clients: dict[str, ChatClient] = {}
@@ -214,7 +218,8 @@ class LLMRunner:
             async def one(i: int) -> None:
                 provider = self.config.model(requests[i].model).provider
                 res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
-                                              self._limiters[provider], stats, self._rng, self._redact)
+                                              self._limiters[provider], stats, self._rng, self._redact,
+                                              self._clock)
                 if res.ok:
                     writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import load_config
+from pipelines.settings import Settings
 from pipelines.core.intake import parse_folder
 from pipelines.core.rubric_lint import Finding, lint_all
 from pipelines.importers.healthbench import import_healthbench
@@ -48,7 +48,7 @@ def measure() -> Measure:
         assert res.ok, res.errors
         imported = [r.submission for r in parse_folder(Path(tmp)) if r.submission is not None]
     corpus = [r.submission for r in parse_folder(DEFAULT_RAW_DIR) if r.submission is not None]
-    findings: list[Finding] = lint_all(imported + corpus, load_config(DEFAULT_PIPELINE_CONFIG).rubric)
+    findings: list[Finding] = lint_all(imported + corpus, Settings.load(config=DEFAULT_PIPELINE_CONFIG).pipeline.rubric)
     label = {s.submission_id: labels[s.source.provenance.original_id] for s in imported}
     errors: dict[str, set[str]] = {}
     for f in findings:
