@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 
 import dagster as dg
 
+from pipelines.cli.recovery import process_tags
+from pipelines.llm import cancel
+
 
 CURATION = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
             "gold_tasks"]
@@ -35,14 +38,23 @@ def final_stage(defs: dg.Definitions) -> list[str]:
 
 def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection: Sequence[str], *,
                 partition_key: str | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    """One in-process Dagster run. After Ctrl-C/SIGTERM (pipelines.cli.interrupts) no run starts,
+    and a run that was canceled raises KeyboardInterrupt here, so no caller goes on to the next."""
+    if cancel.stopping():
+        raise KeyboardInterrupt
     # Console shows warnings and errors only (progress bars say the rest); every event, DEBUG
     # included, is still stored in the instance and visible in the UI.
     level = os.environ.get("XPERTBENCH_LOG_LEVEL", "WARNING").upper()
-    return dg.materialize(
+    result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=list(selection), partition_key=partition_key,
-        instance=instance, resources=defs.resources, raise_on_error=False, tags=tags,
+        instance=instance, resources=defs.resources, raise_on_error=False,
+        # The process that runs it, so that the next start can tell a dead run (recovery.py).
+        tags={**process_tags(), **(tags or {})},
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
     )
+    if cancel.stopping():
+        raise KeyboardInterrupt
+    return result
 
 
 def candidates(defs: dg.Definitions) -> list[str]:
