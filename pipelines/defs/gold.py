@@ -21,6 +21,12 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     for tid in sorted(set(tasks["task_id"]) & blocked):
         context.log.info(f"{tid} not eligible for Gold: rubric lint error")
     picks = select_gold(list(zip(eligible["task_id"], eligible["domain"])), cfg)
+    if cfg.size is not None and len(picks) != cfg.size:
+        floor = cfg.min_per_domain * eligible["domain"].nunique()
+        why = (f"gold.min_per_domain={cfg.min_per_domain} in each of {eligible['domain'].nunique()} domains needs "
+               f"{floor} (lower gold.min_per_domain)" if len(picks) > cfg.size
+               else f"only {len(eligible)} tasks are eligible")
+        context.log.warning(f"Gold has {len(picks)} tasks, not gold.size={cfg.size}: {why}")
     info = tasks.set_index("task_id")
     gold = pd.DataFrame(
         [{

@@ -1,0 +1,33 @@
+"""Two `xpertbench run` at once on one instance and assets folder: they serialise, nothing is paid twice.
+
+Both are real CLI processes against one stand-in server process, which logs every request. The
+second starts while the first is sending LLM calls; it must wait (and say for whom), then find
+every call in the store: zero duplicate requests, and every parquet file whole.
+"""
+
+import re
+
+import pandas as pd
+
+from tests.pipeline.procs import Cli, StandinProcess, duplicates, wait_for, workspace
+
+
+def test_two_runs_at_once_serialise_and_pay_no_call_twice(tmp_path):
+    with StandinProcess(latency_s=0.3) as server:
+        env = workspace(tmp_path, server.base_url)
+        first = Cli(env, "run", log=tmp_path / "first")
+        wait_for(lambda: len(server.requests()) >= 2, "the first run sending LLM calls", proc=first)
+        holder = re.search(r"pid (\d+)", (tmp_path / "assets" / ".xpertbench.lock").read_text()).group(1)
+        second = Cli(env, "run", log=tmp_path / "second")
+        assert first.wait() == 0, first.output()[-3000:]
+        n_first = len(server.requests())
+        assert second.wait() == 0, second.output()[-3000:]
+        requests = server.requests()
+    assert f"another run (pid {holder}) is using {tmp_path / 'assets'}; waiting" in second.output()
+    assert duplicates(requests) == 0
+    assert len(requests) == n_first  # the second run found every call in the store
+    assets = tmp_path / "assets"
+    files = sorted(assets.rglob("*.parquet"))
+    assert len(files) > 20 and all(len(pd.read_parquet(f).columns) for f in files)
+    assert not [p for p in assets.rglob("*") if p.is_file() and ".tmp" in p.name]  # no temp file left
+
