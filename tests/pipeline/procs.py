@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.pipeline.helpers import models_yaml
 
 DEFAULT_SIGNALS = [sys.executable, "-m", "pipelines.cli.run_with_default_signals", sys.executable]
@@ -93,6 +95,17 @@ def workspace(root: Path, base_url: str, *, max_concurrency: int = 2, timeout_s:
             "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
 
 
+_started: list[Cli] = []
+
+
+@pytest.fixture(autouse=True)
+def no_cli_left_running():
+    """Import into a test module: every command it started is killed by the end of each test."""
+    yield
+    while _started:
+        _started.pop().kill()
+
+
 class Cli:
     """One `xpertbench` command in its own process, output in files (no pipe can fill up)."""
 
@@ -101,6 +114,7 @@ class Cli:
         with self.out.open("w") as out, self.err.open("w") as err:
             self.proc = subprocess.Popen([*DEFAULT_SIGNALS, "-m", "pipelines.cli", *args], env=env,
                                          stdout=out, stderr=err, text=True)
+        _started.append(self)
 
     @property
     def pid(self) -> int:

@@ -9,6 +9,7 @@ import re
 
 import pandas as pd
 
+from tests.pipeline.procs import no_cli_left_running  # noqa: F401 - autouse fixture
 from tests.pipeline.procs import Cli, StandinProcess, duplicates, wait_for, workspace
 
 

@@ -10,6 +10,7 @@ import signal
 
 import dagster as dg
 
+from tests.pipeline.procs import no_cli_left_running  # noqa: F401 - autouse fixture
 from tests.pipeline.procs import Cli, StandinProcess, identity, instance_at, stored_calls, wait_for, workspace
 
 HANG = {"hang_s": 600}  # held until the server stops: never answered

@@ -14,6 +14,7 @@ import dagster as dg
 import pytest
 
 from pipelines.cli.recovery import TAG_PID, TAG_STARTED, process_alive
+from tests.pipeline.procs import no_cli_left_running  # noqa: F401 - autouse fixture
 from tests.pipeline.procs import Cli, StandinProcess, duplicates, instance_at, wait_for, workspace
 
 LATENCY_S = 1.5
