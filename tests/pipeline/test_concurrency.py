@@ -1,8 +1,8 @@
 """Two `xpertbench run` at once on one instance and assets folder: they serialise, nothing is paid twice.
 
 Both are real CLI processes against one stand-in server process, which logs every request. The
-second starts while the first is sending LLM calls; it must wait (and say for whom), then find
-every call in the store: zero duplicate requests, and every parquet file whole.
+second starts just after the first took the assets lock; it must wait (and say for whom), then
+find every call in the store: zero duplicate requests, and every parquet file whole.
 """
 
 import re
@@ -14,11 +14,14 @@ from tests.pipeline.procs import Cli, StandinProcess, duplicates, wait_for, work
 
 
 def test_two_runs_at_once_serialise_and_pay_no_call_twice(tmp_path):
-    with StandinProcess(latency_s=0.3) as server:
-        env = workspace(tmp_path, server.base_url)
+    lock = tmp_path / "assets" / ".xpertbench.lock"
+    with StandinProcess(latency_s=0.5) as server:
+        env = workspace(tmp_path, server.base_url, candidates=("oracle", "partial"))
         first = Cli(env, "run", log=tmp_path / "first")
-        wait_for(lambda: len(server.requests()) >= 2, "the first run sending LLM calls", proc=first)
-        holder = re.search(r"pid (\d+)", (tmp_path / "assets" / ".xpertbench.lock").read_text()).group(1)
+        # Start the second as soon as the first holds the lock: without it, both would reach the
+        # same model partitions at about the same time and pay for the same calls.
+        wait_for(lambda: lock.exists() and "pid" in lock.read_text(), "the first run holding the lock", proc=first)
+        holder = re.search(r"pid (\d+)", lock.read_text()).group(1)
         second = Cli(env, "run", log=tmp_path / "second")
         assert first.wait() == 0, first.output()[-3000:]
         n_first = len(server.requests())

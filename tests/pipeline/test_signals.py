@@ -42,25 +42,26 @@ def statuses(home) -> list[tuple[str | None, dg.DagsterRunStatus]]:
 
 @pytest.mark.parametrize("command,sig", [("run", signal.SIGINT), ("refresh", signal.SIGTERM)])
 def test_a_signal_cancels_the_run_and_nothing_is_sent_after_it(tmp_path, server, command, sig):
-    env = workspace(tmp_path, server.base_url)
+    env = workspace(tmp_path, server.base_url, candidates=("oracle", "partial"))
     cli = Cli(env, command, log=tmp_path / command)
     before = signal_mid_generation(cli, server, sig)
-    assert cli.wait(timeout=120) == 128 + sig, cli.output()[-3000:]
+    rc = cli.wait(timeout=300)
     assert len(server.requests()) == before, f"{len(server.requests()) - before} LLM calls sent after the signal"
+    assert rc == 128 + sig, cli.output()[-3000:]
     runs = statuses(tmp_path / "home")
     # The run in progress is CANCELED and is the last one: no later run (no later model) started.
     assert runs[-1][1] == dg.DagsterRunStatus.CANCELED, runs
     assert all(st == dg.DagsterRunStatus.SUCCESS for _, st in runs[:-1]), runs
     out = cli.output()
     assert "interrupted" in out and "Traceback" not in out
-    # Finished calls were kept: a rerun re-sends only the 2 that were in flight when it stopped.
-    done = Cli(env, "run", log=tmp_path / "rerun")
-    assert done.wait() == 0, done.output()[-3000:]
-    assert duplicates(server.requests()) <= 2
+    if command == "run":  # finished calls were kept: a rerun re-sends only the 2 in flight at the signal
+        done = Cli(env, "run", log=tmp_path / "rerun")
+        assert done.wait() == 0, done.output()[-3000:]
+        assert duplicates(server.requests()) <= 2
 
 
 def test_a_second_ctrl_c_exits_at_once_and_the_next_start_closes_the_run(tmp_path, server):
-    env = workspace(tmp_path, server.base_url)
+    env = workspace(tmp_path, server.base_url, candidates=("oracle", "partial"))
     cli = Cli(env, "run", log=tmp_path / "run")
     signal_mid_generation(cli, server, signal.SIGINT)
     wait_for(lambda: "stopping" in cli.output(), "first signal acknowledged", proc=cli)
