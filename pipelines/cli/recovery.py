@@ -83,7 +83,22 @@ def recover(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> list[s
     freed = free_pool_slots(instance)
     if freed:
         echo(f"[xpertbench] freed the concurrency-pool slots of {freed} finished run(s)")
+    for run in _slot_holders_we_cannot_check(instance, host):
+        echo(f"[xpertbench] note: run {run.run_id} ({run.status.value}) holds concurrency-pool slots and was not "
+             "started by xpertbench on this host; if it is not running any more, terminate it in the Dagster UI, "
+             "or LLM steps will wait for its slots")
     return closed
+
+
+def _slot_holders_we_cannot_check(instance: dg.DagsterInstance, host: str) -> list[dg.DagsterRun]:
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    run_ids = sorted(storage.get_concurrency_run_ids())
+    if not run_ids:
+        return []
+    return [r for r in instance.get_runs(filters=dg.RunsFilter(run_ids=run_ids, statuses=_UNFINISHED))
+            if r.tags.get(TAG_HOST) != host or TAG_PID not in r.tags]
 
 
 def free_pool_slots(instance: dg.DagsterInstance) -> int:

@@ -54,3 +54,24 @@ def test_two_kills_during_generation_then_a_run_completes_paying_nothing_twice(t
                 assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
             info = inst.event_log_storage.get_concurrency_info("llm")
             assert info.claimed_slots == [] and info.pending_steps == []
+
+
+def test_a_process_is_dead_when_gone_a_zombie_or_its_pid_reused():
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.cli.recovery import TAG_STARTED, process_alive, process_tags
+
+    me = process_tags()
+    assert process_alive(os.getpid(), me[TAG_STARTED])
+    assert not process_alive(os.getpid(), str(int(me[TAG_STARTED]) + 1))  # same pid, another process
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        assert process_alive(child.pid, "")
+        child.kill()
+        wait_for(lambda: not process_alive(child.pid, ""), "the killed child counted dead before it is reaped")
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert not process_alive(child.pid, "")
