@@ -160,9 +160,12 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()
-        print("xpertbench: interrupted: the run in progress was canceled and no later run started; "
-              "finished LLM calls are kept in the call store, so `xpertbench run` (or `refresh`) "
-              "resumes from there", file=sys.stderr)
+        if args.command in ("run", "refresh"):
+            print("xpertbench: interrupted: the run in progress was canceled and no later run started; "
+                  "finished LLM calls are kept in the call store, so `xpertbench run` (or `refresh`) "
+                  "resumes from there", file=sys.stderr)
+        else:
+            print("xpertbench: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:

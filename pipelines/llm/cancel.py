@@ -3,8 +3,8 @@
 Two steps, so that a caller can record the cancellation (e.g. mark the Dagster run CANCELING)
 between them without a call slipping out in the meantime:
 
-* :func:`stop_admitting` - instant, from any thread: a call about to be sent parks instead, and a
-  batch about to start parks before sending anything. Calls already on the wire keep waiting.
+* :func:`stop_admitting` - instant, from any thread: every call about to be sent (first attempt or
+  retry) parks instead. Calls already on the wire keep waiting for their reply.
 * :func:`cancel_batches` - cancel every running batch: parked and in-flight calls end, finished
   calls are already in the store, and the batch raises :class:`LLMCancelled` to its caller.
 
