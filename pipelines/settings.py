@@ -170,6 +170,9 @@ class Settings(BaseModel):
                 problems += e.problems
         if problems:
             raise SettingsError(problems)
+        if mcfg is not None and mcfg.judge in mcfg.candidates:
+            notes.append(f"the judge {mcfg.judge!r} is also a candidate: it grades its own answers, which favours "
+                         "it (self-preference); rank it with a different judge model")
         return cls(raw_dir=raw.absolute(), assets_dir=assets.absolute(), config_path=cfg_path.absolute(),
                    models_path=models_path.absolute(), overrides=ov, pipeline=pipeline, models=mcfg,
                    notes=tuple(notes))

@@ -36,6 +36,9 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
                            per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject)
     ch = judge_config_hash(cfg.judge, models)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.judge.template_version, ch, extra)
+    for col in ("benchmark", "completion_id"):  # no anchors and no meta-evaluation sets: keep the columns
+        if col not in df:
+            df[col] = pd.Series(dtype="str")
     # One row per expert label (anchors: the experts' one verdict; meta-evaluation: each grader's label).
     labels.update({(t, "anchor", c): [("anchor-experts", met)] for (t, c), met in expert.items()})
     df["labels"] = [labels.get((t, comp, c), []) for t, comp, c in

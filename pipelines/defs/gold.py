@@ -21,8 +21,16 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     for tid in sorted(set(tasks["task_id"]) & blocked):
         context.log.info(f"{tid} not eligible for Gold: rubric lint error")
     # Stratified per benchmark source, so adding HealthBench tasks never changes the XpertBench Gold.
-    picks = [p for _, g in eligible.groupby("benchmark", sort=True)
-             for p in select_gold(list(zip(g["task_id"], g["domain"])), cfg)]
+    picks = []
+    for bench, g in eligible.groupby("benchmark", sort=True):
+        chosen = select_gold(list(zip(g["task_id"], g["domain"])), cfg)
+        if cfg.size is not None and len(chosen) != cfg.size:
+            floor = cfg.min_per_domain * g["domain"].nunique()
+            why = (f"gold.min_per_domain={cfg.min_per_domain} in each of {g['domain'].nunique()} domains needs "
+                   f"{floor} (lower gold.min_per_domain)" if len(chosen) > cfg.size
+                   else f"only {len(g)} tasks are eligible")
+            context.log.warning(f"Gold of {bench} has {len(chosen)} tasks, not gold.size={cfg.size}: {why}")
+        picks += chosen
     info = tasks.set_index("task_id")
     gold = pd.DataFrame(
         [{

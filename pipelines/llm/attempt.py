@@ -11,6 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 
+from pipelines.llm import cancel
 from pipelines.llm.accounting import estimate_input_tokens, estimate_output_tokens
 from pipelines.llm.clients import ChatClient, Completion
 from pipelines.llm.clock import Clock
@@ -49,6 +50,7 @@ async def call_with_retries(
             except TimeoutError:
                 return failed(deadline_failure(provider.deadline_s, failure))
         try:
+            await cancel.checkpoint()  # after a Ctrl-C nothing new leaves, retries included
             budget = min(provider.timeout_s, deadline - clock.now())
             if budget <= 0:
                 return failed(deadline_failure(provider.deadline_s, failure))

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
 import urllib.request
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.llm import cancel
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
@@ -171,10 +173,13 @@ class LLMRunner:
         fut = loop.submit(self._arun(requests, desc))
         try:
             return fut.result()
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C or a caller-side cancellation: stop the batch instead of letting it run on
             # unseen in the background. Finished calls are already in the store.
             fut.cancel()
+            if cancel.stopping() and isinstance(exc, concurrent.futures.CancelledError | asyncio.CancelledError):
+                raise cancel.LLMCancelled(f"{desc or 'llm'}: stopped by a cancel request (Ctrl-C/SIGTERM); "
+                                          "finished calls are in the store") from None
             raise
 
     async def arun(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
@@ -186,7 +191,10 @@ class LLMRunner:
         return await asyncio.wrap_future(loop.submit(self._arun(requests, desc)))
 
     async def _arun(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
-        desc = desc or "llm"
+        with cancel.batch():  # reachable by cancel.cancel_batches() (Ctrl-C in the CLI)
+            return await self._arun_batch(requests, desc or "llm")
+
+    async def _arun_batch(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
         stored = self.store.get_many(keys)
