@@ -204,6 +204,9 @@ class Settings(BaseModel):
                              "celery_queue": celery_queue}, env, problems)
         if problems:
             raise SettingsError(problems)
+        if mcfg is not None and mcfg.judge in mcfg.candidates:
+            notes.append(f"the judge {mcfg.judge!r} is also a candidate: it grades its own answers, which favours "
+                         "it (self-preference); rank it with a different judge model")
         return cls(raw_dir=raw.absolute(), assets_dir=assets.absolute(), config_path=cfg_path.absolute(),
                    models_path=models_path.absolute(), overrides=ov, pipeline=pipeline, models=mcfg,
                    notes=tuple(notes), **team)

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
 import urllib.request
@@ -29,10 +30,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.llm import cancel
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
 from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims, Claim
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
+from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.loop_thread import LoopThread
@@ -58,18 +61,21 @@ class LLMRunner:
         standin_latency_s: float = 0.0,
         seed: int | None = None,
         claim_ttl_s: float = DEFAULT_TTL_S,
+        clock: Clock | None = None,
     ) -> None:
         """``store_path``: a SQLite path, a store URL (``sqlite:///...``, ``postgresql://...``) or a
         store. ``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
         the backoff jitter (answers never depend on it); ``claim_ttl_s``: after how long without
-        renewal another worker may take over a call this runner claimed (llm/claims.py)."""
+        renewal another worker may take over a call this runner claimed (llm/claims.py); ``clock``
+        times limits, backoff and deadlines (tests pass a virtual one)."""
         self.config = config
         self.store = open_store(store_path)
         self._claim_ttl_s = claim_ttl_s
         self._log = log
         self._progress = progress
         self._standin_latency_s = standin_latency_s
-        self._limiters = {name: ProviderLimiter(p) for name, p in config.providers.items()}
+        self._clock = clock or MonotonicClock()
+        self._limiters = {name: ProviderLimiter(p, self._clock) for name, p in config.providers.items()}
         self._server: StandinServer | None = None
         self._loop: LoopThread | None = None
         self._clients: dict[str, ChatClient] = {}
@@ -172,10 +178,13 @@ class LLMRunner:
         fut = loop.submit(self._arun(requests, desc))
         try:
             return fut.result()
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C or a caller-side cancellation: stop the batch instead of letting it run on
             # unseen in the background. Finished calls are already in the store.
             fut.cancel()
+            if cancel.stopping() and isinstance(exc, concurrent.futures.CancelledError | asyncio.CancelledError):
+                raise cancel.LLMCancelled(f"{desc or 'llm'}: stopped by a cancel request (Ctrl-C/SIGTERM); "
+                                          "finished calls are in the store") from None
             raise
 
     async def arun(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
@@ -187,7 +196,10 @@ class LLMRunner:
         return await asyncio.wrap_future(loop.submit(self._arun(requests, desc)))
 
     async def _arun(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
-        desc = desc or "llm"
+        with cancel.batch():  # reachable by cancel.cancel_batches() (Ctrl-C in the CLI)
+            return await self._arun_batch(requests, desc or "llm")
+
+    async def _arun_batch(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
         stored = self.store.get_many(keys)
@@ -224,7 +236,8 @@ class LLMRunner:
 
             async def send(i: int, provider: str) -> LLMResult:
                 res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
-                                              self._limiters[provider], stats, self._rng, self._redact)
+                                              self._limiters[provider], stats, self._rng, self._redact,
+                                              self._clock)
                 if res.ok:
                     claims.settled(keys[i])
                 else:
