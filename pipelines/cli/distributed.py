@@ -56,6 +56,11 @@ def _execute_in_child(selection: Sequence[str], partition_key: str | None, tags:
         return execute(instance, selection, partition_key, tags)
 
 
+def asset_pools(defs: dg.Definitions) -> set[str]:
+    """The concurrency pools the assets' steps claim slots of (e.g. `llm`)."""
+    return {a.op.pool for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.is_executable and a.op.pool}
+
+
 def run_all_distributed(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence[str] | None = None,
                         echo: Callable[[str], None] = print, tags: dict[str, str] | None = None) -> bool:
     partitions = candidates(defs)
@@ -75,6 +80,11 @@ def run_all_distributed(instance: dg.DagsterInstance, defs: dg.Definitions, mode
         return False
     chosen = list(models or partitions)
     echo(f"[xpertbench] models {', '.join(chosen)} in parallel: {', '.join(PER_MODEL)}")
+    # Create the pools' limit rows once, here: runs starting at the same moment would each insert the
+    # default row, and on PostgreSQL all but one fail on its unique key (a Dagster race).
+    storage = instance.event_log_storage
+    for pool in sorted(asset_pools(defs) - set(storage.get_concurrency_keys())):
+        storage.initialize_concurrency_limit_to_default(pool)
     # One process per partition run: each run's executor loop polls its Celery tasks on its own. (Dagster's
     # execute_job is not safe to call from several threads of one process: runs there never start.)
     spawn = multiprocessing.get_context("spawn")
