@@ -5,7 +5,7 @@ import pandas as pd
 
 from pipelines.core.agreement import summary_table
 from pipelines.core.anchors import agreement_jobs
-from pipelines.core.judging import judge_config_hash, run_judging, verdict_frame
+from pipelines.core.judging import VERDICT_ERRORS, judge_config_hash, run_judging, verdict_frame
 from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
@@ -21,7 +21,7 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     for tid in skipped:
         context.log.warning(f"{tid}: no other anchored task in its domain; ShotJudge agreement skipped")
     runner = llm.runner
-    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement"),
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.judge.template_version,
                            per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject)
     ch = judge_config_hash(cfg.judge, models)

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
-from pipelines.core.judging import JudgeJob, judge_config_hash, run_judging, verdict_frame
+from pipelines.core.judging import VERDICT_ERRORS, JudgeJob, judge_config_hash, run_judging, verdict_frame
 from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table, submissions_by_id
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
@@ -29,7 +29,7 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     if fallback:
         context.log.warning(f"{len(fallback)} tasks have no anchor; judged zero-shot: {', '.join(fallback)}")
     runner = llm.runner
-    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.template_version,
                            per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)

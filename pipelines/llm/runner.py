@@ -35,7 +35,7 @@ from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.loop_thread import LoopThread
-from pipelines.llm.progress import BatchProgress
+from pipelines.llm.progress import BatchProgress, ReplyCheck
 from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
@@ -158,13 +158,14 @@ class LLMRunner:
         return estimate_requests(self.config, requests, keys, self.store.contains_many(keys))
 
     # -- running -------------------------------------------------------------------------
-    def run(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
-        """Synchronous entry point: results in request order."""
+    def run(self, requests: Sequence[LLMRequest], desc: str = "", check: ReplyCheck | None = None) -> list[LLMResult]:
+        """Synchronous entry point: results in request order. ``check`` counts problems in
+        successful replies (e.g. a judge reply's unresolved checkpoints) for the progress bar."""
         loop = self.start()._loop
         assert loop is not None
         if loop.is_current():
             raise RuntimeError("LLMRunner.run() called from the runner's own loop; use `await arun()`")
-        fut = loop.submit(self._arun(requests, desc))
+        fut = loop.submit(self._arun(requests, desc, check))
         try:
             return fut.result()
         except BaseException:
@@ -173,15 +174,15 @@ class LLMRunner:
             fut.cancel()
             raise
 
-    async def arun(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
+    async def arun(self, requests: Sequence[LLMRequest], desc: str = "", check: ReplyCheck | None = None) -> list[LLMResult]:
         """Async entry point, awaitable from any event loop; the work runs on the runner's loop."""
         loop = self.start()._loop
         assert loop is not None
         if loop.is_current():
-            return await self._arun(requests, desc)
-        return await asyncio.wrap_future(loop.submit(self._arun(requests, desc)))
+            return await self._arun(requests, desc, check)
+        return await asyncio.wrap_future(loop.submit(self._arun(requests, desc, check)))
 
-    async def _arun(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
+    async def _arun(self, requests: Sequence[LLMRequest], desc: str, check: ReplyCheck | None = None) -> list[LLMResult]:
         desc = desc or "llm"
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
@@ -199,13 +200,20 @@ class LLMRunner:
                 first[k] = i
                 to_send.append(i)
         n_hits = len(requests) - len(to_send) - sum(map(len, followers.values()))
-        progress = BatchProgress(desc, len(requests), self._safe_log, self._progress)
+        progress = BatchProgress(desc, len(requests), self._safe_log, self._progress,
+                                 problems_label=check.label if check else None)
+
+        def problems(idxs: Sequence[int], res: LLMResult) -> int:
+            return sum(check.count(requests[j], res) for j in idxs) if check is not None and res.ok else 0
+
         progress.log(
             f"{desc}: {len(requests)} requests: {len(to_send)} to send, {n_hits} from store, "
             f"{len(requests) - len(to_send) - n_hits} duplicates"
         )
         if n_hits:
-            progress.advance(n_hits, from_store=True)
+            hits = [i for i, k in enumerate(keys) if k in stored]
+            progress.advance(n_hits, from_store=True,
+                             problems=sum(problems([i], results[i]) for i in hits))  # type: ignore[arg-type]
         stats: Counter[str] = Counter()
         writes = BatchedWrites(self.store, progress.log)
         try:
@@ -225,7 +233,8 @@ class LLMRunner:
                             f"{desc}: {res.model} call {res.call_key[:12]} failed after {res.attempts} "
                             f"attempt(s): {res.error_type}: {res.error_message}"
                         )
-                progress.advance(1 + len(followers.get(i, ())), error=not res.ok)
+                progress.advance(1 + len(followers.get(i, ())), error=not res.ok,
+                                 problems=problems([i, *followers.get(i, ())], res))
 
             await asyncio.gather(*(one(i) for i in to_send))
         finally:
@@ -234,7 +243,7 @@ class LLMRunner:
         if to_send:
             progress.log(
                 f"{desc}: sent {len(to_send)} calls ({stats['attempts']} attempts, {stats['retries']} retries), "
-                f"{stats['errors']} failed"
+                f"{stats['errors']} failed" + (f", {progress.problems} {progress.problems_label}" if check else "")
             )
         for lead, idxs in followers.items():
             lead_res = results[lead]
