@@ -70,6 +70,12 @@ class GoldConfig(_Section):
 class GenerationConfig(_Section):
     template_version: str = "gen-v1"
     replicates: int = Field(default=1, ge=1)
+    # An answer cut off at max_tokens (finish_reason=length) is always flagged (generations.truncated,
+    # the leaderboard, the report, the terminal summary). "judge": judged as it is. "regenerate": asked
+    # once more with max_tokens multiplied by regenerate_factor (capped by the model's context_window),
+    # and the longer answer is judged; one still cut off stays flagged.
+    truncation: Literal["judge", "regenerate"] = "judge"
+    regenerate_factor: float = Field(default=2.0, gt=1)
 
 
 class JudgeConfig(_Section):

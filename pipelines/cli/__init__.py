@@ -50,6 +50,11 @@ def _settings(args: argparse.Namespace, *, preflight: bool):
         os.environ.update(s.to_env())  # child processes (Dagster runs, the UI) see the same settings
         for note in s.notes:
             print(f"[xpertbench] note: {note}", file=sys.stderr)
+        if args.command in ("run", "refresh"):  # estimate prints its own window check
+            from pipelines.cli.preflight import window_warnings
+
+            for line in window_warnings(s):
+                print(f"[xpertbench] warning: context window: {line}", file=sys.stderr)
     return s, problems
 
 

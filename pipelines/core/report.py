@@ -55,7 +55,9 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     """(title, note, table, png) in report order."""
     board = r.leaderboard.assign(score=r.leaderboard["score"].map(_pct),
                                  ci=[f"{_pct(a)} - {_pct(b)}" for a, b in zip(r.leaderboard["ci_lo"], r.leaderboard["ci_hi"])])
-    board = board[["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "judge_error_rate", "note"]]
+    cols = ["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "truncated_answers",
+            "judge_error_rate", "note"]
+    board = board[[c for c in cols if c in board]]
     wide = domain_table_wide(r.domain_scores) if len(r.domain_scores) else pd.DataFrame()
     agree = r.judge_agreement[["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judge_errors", "agreement",
                                "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1"]] if len(r.judge_agreement) else None
@@ -63,9 +65,16 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     flagged = items[items["flag"] != ""].sort_values(["flag", "task_id"])[
         ["task_id", "checkpoint_id", "flag", "models_met", "models_judged", "criterion"]] if len(items) else None
     dropped = r.curation_log[r.curation_log["decision"] == "dropped"]
+    ts = r.task_scores
+    truncated = (ts[ts["answer_truncated"].fillna(False).astype(bool)][["model", "task_id", "domain", "status", "score"]]
+                 .sort_values(["model", "task_id"]) if "answer_truncated" in ts and len(ts) else None)
     return [
         ("Leaderboard", "Mean weighted task score over Gold tasks (S = sum w x / sum w), 95% percentile bootstrap "
-         "CI over tasks.", board, None),
+         "CI over tasks. truncated_answers: Gold answers that stopped at the model's max_tokens (finish_reason "
+         "length); they are scored as judged (or were regenerated with a larger limit, per generation.truncation).",
+         board, None),
+        ("Truncated answers", "Candidate answers that stopped at max_tokens, per model and task: the judge graded "
+         "what was there. Raise the model's max_tokens or set generation.truncation: regenerate.", truncated, None),
         ("Scores by domain", "Layout of the paper's Table 3 (%), Overall first.", wide.reset_index() if len(wide) else None,
          charts.domain_bars(r.domain_scores[r.domain_scores["domain"] != "Overall"], DOMAIN_ORDER)
          if len(r.domain_scores) else None),

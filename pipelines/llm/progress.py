@@ -20,6 +20,9 @@ class ReplyCheck(NamedTuple):
     count: Callable[[Any, Any], int]  # (LLMRequest, LLMResult) -> problems in that reply
 
 
+TRUNCATED = ReplyCheck("truncated", lambda _req, res: int(res.ok and res.finish_reason == "length"))
+
+
 class BatchProgress:
     """Counts finished requests; logs every 10% or every ``every_s`` seconds, and at the end."""
 
