@@ -84,6 +84,10 @@ class JudgeConfig(_Section):
     checkpoints_per_call: int | None = Field(default=None, ge=1, description="None = all in one call")
     max_attempts: int = Field(default=3, ge=1)
     max_error_share: float = Field(default=0.2, ge=0, le=1, description="task incomplete above this")
+    # Caps each rationale in the reply schema (maxLength) for judges with structured_output: json_schema.
+    # Grammar-constrained servers (llama.cpp, vLLM) enforce it, so a small model cannot ramble past
+    # max_tokens; OpenAI's strict mode does not accept maxLength, and it is dropped for Anthropic.
+    rationale_max_chars: int | None = Field(default=None, ge=20)
 
 
 class AgreementConfig(_Section):

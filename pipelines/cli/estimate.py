@@ -65,7 +65,8 @@ def plan(settings: Settings, models: list[str] | None = None, *,
                 jobs.append(JudgeJob((tid, m, str(r)), s, answer, ex, "shotjudge" if ex else "zeroshot",
                                      {"task_id": tid}))
     jobs += agreement_jobs(subs.values(), pool.values())[0]
-    requests += [judge_request(job, part, mcfg.judge, cfg.judge.template_version)
+    requests += [judge_request(job, part, mcfg.judge, cfg.judge.template_version,
+                               rationale_max_chars=cfg.judge.rationale_max_chars)
                  for job in jobs for part in chunks(list(job.task.rubric), cfg.judge.checkpoints_per_call)]
     return requests, placeholders, computed
 

@@ -97,15 +97,16 @@ def _example_block(task: Submission, ex: WorkedExample) -> str:
     return "\n\n".join(parts)
 
 
-def verdicts_schema(ids: list[str]) -> dict:
+def verdicts_schema(ids: list[str], rationale_max_chars: int | None = None) -> dict:
     """JSON schema of a reply grading exactly these checkpoint ids (structured output modes).
 
     Property order is verdict before rationale, so a grammar-constrained model commits to the
-    verdict before it writes prose. minItems/maxItems are dropped for Anthropic (clients.py)."""
+    verdict before it writes prose. Length and count bounds are dropped for Anthropic (clients.py)."""
     item = {"type": "object", "additionalProperties": False, "required": ["id", "verdict", "rationale"],
             "properties": {"id": {"type": "string", "enum": list(ids)},
                            "verdict": {"type": "string", "enum": ["met", "not_met"]},
-                           "rationale": {"type": "string"}}}
+                           "rationale": {"type": "string", **({"maxLength": rationale_max_chars}
+                                                              if rationale_max_chars else {})}}}
     return {"type": "object", "additionalProperties": False, "required": ["verdicts"],
             "properties": {"verdicts": {"type": "array", "items": item, "minItems": len(ids), "maxItems": len(ids)}}}
 

@@ -75,14 +75,14 @@ def chunks(checkpoints: Sequence[Checkpoint], per_call: int | None) -> list[list
 
 
 def judge_request(job: JudgeJob, part: Sequence[Checkpoint], judge_model: str, template_version: str,
-                  attempt: int = 0, note: str | None = None) -> LLMRequest:
+                  attempt: int = 0, note: str | None = None, rationale_max_chars: int | None = None) -> LLMRequest:
     """The judge call for some checkpoints of one job (used by the pipeline and by estimates)."""
     system, messages = judge_messages(job.task, job.answer, list(part), job.example, note)
     ids = [c.id for c in part]
     return LLMRequest(
         model=judge_model, messages=messages, system=system,
         template_hash=judge_template_hash(template_version, "shotjudge" if job.example else "zeroshot"),
-        attempt=attempt, response_format="json", json_schema=verdicts_schema(ids),
+        attempt=attempt, response_format="json", json_schema=verdicts_schema(ids, rationale_max_chars),
         tags={**job.tags, "role": "judge", "attempt": str(attempt), "checkpoints": ",".join(ids)},
     )
 
@@ -150,6 +150,7 @@ def run_judging(
     per_call: int | None = None,
     max_attempts: int = 3,
     reject: Callable[[list[tuple[str, str]]], object] | None = None,
+    rationale_max_chars: int | None = None,
 ) -> list[CheckpointVerdict]:
     """All verdicts for all jobs, in job order then rubric order.
 
@@ -174,7 +175,7 @@ def run_judging(
     while frontier:
         batch, frontier = frontier, []
         requests = [judge_request(by_key[units[i].job], units[i].part, judge_model, template_version,
-                                  units[i].attempt, units[i].note) for i in batch]
+                                  units[i].attempt, units[i].note, rationale_max_chars) for i in batch]
         for i, res in zip(batch, send(requests)):
             u = units[i]
             u.call_key = res.call_key

@@ -23,7 +23,8 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     runner = llm.runner
     verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.judge.template_version,
-                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject)
+                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject,
+                           rationale_max_chars=cfg.judge.rationale_max_chars)
     ch = judge_config_hash(cfg.judge, models)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.judge.template_version, ch, extra)
     # Only checkpoints the experts graded take part in the comparison.

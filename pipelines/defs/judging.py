@@ -31,7 +31,8 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     runner = llm.runner
     verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.template_version,
-                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject)
+                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject,
+                           rationale_max_chars=cfg.rationale_max_chars)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)
     errors = df[df["verdict"] == "judge_error"]
     kinds = errors["error_kind"].fillna("unclassified").value_counts()

@@ -167,7 +167,7 @@ def anthropic_structured(model: ModelConfig, request: LLMRequest) -> tuple[dict[
         return {}, "{"
     if schema is None:
         return {}, ""
-    schema = _without_item_counts(schema)
+    schema = _anthropic_schema(schema)
     if mode == "json_schema":
         return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}, ""
     return {"tools": [{"name": REPLY_TOOL, "description": "Submit the reply in the required JSON form.",
@@ -175,12 +175,14 @@ def anthropic_structured(model: ModelConfig, request: LLMRequest) -> tuple[dict[
             "tool_choice": {"type": "tool", "name": REPLY_TOOL}}, ""
 
 
-def _without_item_counts(schema: Any) -> Any:
-    """The schema minus minItems/maxItems, which Anthropic's structured outputs accept only as 0 or 1."""
+def _anthropic_schema(schema: Any) -> Any:
+    """The schema minus count and length bounds, which Anthropic's structured outputs do not take
+    (minItems only as 0 or 1, no maxItems or string lengths)."""
     if isinstance(schema, dict):
-        return {k: _without_item_counts(v) for k, v in schema.items() if k not in ("minItems", "maxItems")}
+        return {k: _anthropic_schema(v) for k, v in schema.items()
+                if k not in ("minItems", "maxItems", "minLength", "maxLength")}
     if isinstance(schema, list):
-        return [_without_item_counts(v) for v in schema]
+        return [_anthropic_schema(v) for v in schema]
     return schema
 
 

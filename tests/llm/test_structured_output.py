@@ -18,14 +18,15 @@ def task() -> Submission:
     return Submission.model_validate(anchored("j-1", "Finance", "covenant", "e1", miss=3))
 
 
-def grade(tmp_path, task, provider: str, mode: str | None, per_call=None):
+def grade(tmp_path, task, provider: str, mode: str | None, per_call=None, max_chars=None):
     judge = {"provider": provider, "model_id": "standin-judge", "max_tokens": 4096}
     if mode is not None:
         judge["structured_output"] = mode
     cfg = load(models_yaml(tmp_path / "m.yaml", extra_models={"standin-judge": judge}))
     with LLMRunner(cfg, tmp_path / "calls.sqlite", progress=False) as r:
         job = JudgeJob(("j-1", "m"), task, task.reference_answer, WorkedExample(task, task.anchor), "shotjudge")
-        out = run_judging([job], r.run, judge_model="standin-judge", template_version="t", per_call=per_call)
+        out = run_judging([job], r.run, judge_model="standin-judge", template_version="t", per_call=per_call,
+                          rationale_max_chars=max_chars)
         return out, r.standin.request_log(), r.call_key
 
 
@@ -50,15 +51,23 @@ def test_openai_json_schema_is_strict_and_names_the_ids_asked(tmp_path, task):
     assert all(v.verdict == "met" for v in out)
 
 
+def test_rationale_length_cap_reaches_the_schema(tmp_path, task):
+    out, log, _ = grade(tmp_path, task, "standin-openai", "json_schema", max_chars=300)
+    item = log[0]["params"]["response_format"]["json_schema"]["schema"]["properties"]["verdicts"]["items"]
+    assert item["properties"]["rationale"] == {"type": "string", "maxLength": 300}
+    assert all(v.verdict == "met" for v in out)
+
+
 def test_openai_off_sends_no_response_format(tmp_path, task):
     out, log, _ = grade(tmp_path, task, "standin-openai", "off")
     assert "response_format" not in log[0]["params"] and all(v.verdict == "met" for v in out)
 
 
 def test_anthropic_json_schema_uses_output_config_without_item_counts(tmp_path, task):
-    out, log, _ = grade(tmp_path, task, "standin-anthropic", "json_schema")
+    out, log, _ = grade(tmp_path, task, "standin-anthropic", "json_schema", max_chars=300)
     fmt = log[0]["params"]["output_config"]["format"]
     arr = fmt["schema"]["properties"]["verdicts"]
+    assert arr["items"]["properties"]["rationale"] == {"type": "string"}  # no maxLength for Anthropic
     assert fmt["type"] == "json_schema" and arr["items"]["properties"]["id"]["enum"] == ids(task)
     assert "minItems" not in arr and "maxItems" not in arr  # Anthropic accepts only 0 or 1 there
     assert all(v.verdict == "met" for v in out)
