@@ -174,6 +174,9 @@ class ModelsConfig(_Frozen):
             if m.structured_output not in _STRUCTURED_BY_PROTOCOL[wire]:
                 problems.append(f"model {name!r}: structured_output {m.structured_output!r} is not available over "
                                 f"the {wire} protocol (use one of {sorted(_STRUCTURED_BY_PROTOCOL[wire])})")
+            if m.structured_output in ("prefill", "tool") and m.reasoning_effort not in (None, "none"):
+                problems.append(f"model {name!r}: structured_output {m.structured_output!r} cannot be combined with "
+                                "extended thinking (reasoning_effort); use json_schema")
             if m.context_window is not None and m.max_tokens >= m.context_window:
                 problems.append(f"model {name!r}: max_tokens {m.max_tokens} leaves no room for a prompt in "
                                 f"context_window {m.context_window}")

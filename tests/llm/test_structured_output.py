@@ -116,3 +116,16 @@ def test_modes_a_protocol_lacks_are_refused(tmp_path, provider, mode):
     judge = {"provider": provider, "model_id": "standin-judge", "structured_output": mode}
     with pytest.raises(ConfigError, match=f"structured_output '{mode}' is not available"):
         load(models_yaml(tmp_path / "m.yaml", extra_models={"standin-judge": judge}))
+
+
+def test_prefill_and_tool_refuse_extended_thinking(tmp_path):
+    judge = {"provider": "standin-anthropic", "model_id": "standin-judge", "structured_output": "prefill",
+             "reasoning_effort": "low", "max_tokens": 4096}
+    with pytest.raises(ConfigError, match="cannot be combined with extended thinking"):
+        load(models_yaml(tmp_path / "m.yaml", extra_models={"standin-judge": judge}))
+
+
+def test_context_window_must_leave_room_for_a_prompt(tmp_path):
+    judge = {"provider": "standin-openai", "model_id": "standin-judge", "max_tokens": 4096, "context_window": 4096}
+    with pytest.raises(ConfigError, match="leaves no room for a prompt"):
+        load(models_yaml(tmp_path / "m.yaml", extra_models={"standin-judge": judge}))

@@ -35,6 +35,17 @@ def test_progress_counts_verdict_errors_not_only_call_errors(tmp_path):
         assert "again: 2/2 done, 2 from store, 0 errors, 11 verdict errors" in lines
 
 
+def test_generation_progress_counts_truncated_answers(tmp_path):
+    from pipelines.llm.progress import TRUNCATED
+    from tests.llm.llm_helpers import req
+
+    lines: list[str] = []
+    with LLMRunner(load(models_yaml(tmp_path / "m.yaml")), tmp_path / "c.sqlite", log=lines.append, progress=False) as r:
+        r.standin.script([{"finish_reason": "length"}])
+        r.run([req("one", model="generic"), req("two", model="generic")], desc="gen", check=TRUNCATED)
+    assert "gen: 2/2 done, 0 from store, 0 errors, 1 truncated" in lines
+
+
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory):
     """A judge that answers in prose (the generic stand-in): every verdict is a judge error."""
