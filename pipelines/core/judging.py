@@ -138,7 +138,6 @@ class _Unit:
     parent: int | None = None
     call_key: str | None = None
     resolved_any: bool = False
-    unusable: bool = False  # a stored reply that resolved nothing it was asked
 
 
 def run_judging(
@@ -204,20 +203,18 @@ def run_judging(
                     CUT_OFF if cut else parsed.kinds.get(c.id, MISSING))
                 unresolved.append(c)
             u.resolved_any = len(unresolved) < len(u.part)
-            if not u.resolved_any:
-                u.unusable = True
+            if not u.resolved_any:  # a stored reply that resolved nothing it was asked
                 reasons[i] = parsed.reply_error or ("cut off" if cut else "no usable verdict")
             if not unresolved:
                 continue
-            note = reask_note(reply_problems(parsed, cut), len(unresolved), cut)
+            problems = reply_problems(parsed, cut)
             if cut and len(unresolved) > 1:
-                half = (len(unresolved) + 1) // 2
                 # A shorter reply fits: split instead of spending an attempt on the same size.
-                follow(i, unresolved[:half], u.strikes, reask_note(reply_problems(parsed, cut), half, cut))
-                follow(i, unresolved[half:], u.strikes,
-                       reask_note(reply_problems(parsed, cut), len(unresolved) - half, cut))
+                half = (len(unresolved) + 1) // 2
+                for part in (unresolved[:half], unresolved[half:]):
+                    follow(i, part, u.strikes, reask_note(problems, len(part), cut))
             else:
-                follow(i, unresolved, u.strikes + 1, note)
+                follow(i, unresolved, u.strikes + 1, reask_note(problems, len(unresolved), cut))
 
     if reject is not None:
         rejections = _dead_ends(units, reasons)
