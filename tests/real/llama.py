@@ -104,8 +104,11 @@ def _default_signals() -> None:
 
 @contextlib.contextmanager
 def serve(binary: Path, gguf: Path, log_path: Path, *, ctx: int = 8192, alias: str = "smollm2",
-          threads: int = 2, ready_s: float = 120.0) -> Iterator[str]:
-    """llama-server on 127.0.0.1 (one slot, `ctx` tokens); yields its origin, e.g. http://127.0.0.1:PORT."""
+          threads: int = 1, ready_s: float = 120.0) -> Iterator[str]:
+    """llama-server on 127.0.0.1 (one slot, `ctx` tokens); yields its origin, e.g. http://127.0.0.1:PORT.
+
+    One thread: decoding a 135M model is memory-bound, and on a busy 2-core machine a second thread
+    spin-waiting on the first made decoding several times slower (measured 3 vs 30-80 tokens/s)."""
     port = _free_port()
     cmd = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "-c", str(ctx),
            "-t", str(threads), "-np", "1", "--alias", alias, "--no-webui"]
