@@ -74,7 +74,7 @@ def cmd_run(args: argparse.Namespace, s) -> int:
     defs = _definitions(s)
     with assets_lock(s.assets_dir), _instance() as instance:
         ok = run_all(instance, defs, models=args.model or None)
-    print_summary(s.assets_dir)
+    print_summary(s.assets_dir, standin=s.models.uses_standin())
     return 0 if ok else 1
 
 

@@ -52,7 +52,7 @@ def model_outcomes(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).fillna("-")
 
 
-def print_summary(folder: Path, console: Console | None = None) -> None:
+def print_summary(folder: Path, console: Console | None = None, *, standin: bool = True) -> None:
     c = console or Console()
     subs, quar = _read(folder, "submissions"), _read(folder, "submission_quarantine")
     log, gold = _read(folder, "curation_log"), _read(folder, "gold_tasks")
@@ -89,7 +89,8 @@ def print_summary(folder: Path, console: Console | None = None) -> None:
                       f"{100 * r.ci_lo:.1f} - {100 * r.ci_hi:.1f}", f"{r.tasks_complete}/{r.tasks_gold}",
                       str(getattr(r, "truncated_answers", "-")))
         c.print(t)
-        c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")
+        if standin:
+            c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")
     report = folder / "report" / "report.html"
     if report.exists():
         c.print(f"report: {report}")

@@ -15,10 +15,10 @@ JUDGE = {"provider": "standin-openai", "model_id": "standin-judge", "max_tokens"
 
 
 def test_token_approximation_errs_high_and_counts_cjk_per_character():
-    assert approx_text_tokens("a" * 300) == 100  # 3 ASCII characters per token (common BPE: ~4)
+    assert approx_text_tokens("a" * 300) == 120  # 2.5 ASCII characters per token (measured 2.8-3.1; big vocabularies ~4)
     assert approx_text_tokens("合同条款") == 4  # about one token per CJK character
     req = LLMRequest(model="m", system="s" * 30, messages=[{"role": "user", "content": "u" * 60}], template_hash="t")
-    assert estimate_prompt_tokens(req) == 8 + (4 + 10) + (4 + 20)  # template + per message + text
+    assert estimate_prompt_tokens(req) == 8 + (4 + 12) + (4 + 24)  # template + per message + text
 
 
 @pytest.fixture()

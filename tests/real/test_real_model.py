@@ -2,12 +2,16 @@
 
 llama.cpp's llama-server serves SmolLM2-135M-Instruct (both from PyPI, see tests/real/llama.py) with
 its OpenAI and Anthropic endpoints, keyless. Two candidates (one per protocol) answer a one-task
-Gold subset; the same model judges with a JSON schema. A 135M model is not expected to grade well:
-the test passes when the run completes and every failure is classified and explained:
+Gold subset; the same model judges. Run 1: the judge over the OpenAI protocol with a JSON schema
+(grammar-constrained by llama.cpp), default quality gates. Run 2: the judge over the Anthropic
+protocol with only a prefilled "{" (no grammar: its failures exercise the re-asks), gates lifted,
+answers replayed from the call store. A 135M model is not expected to grade well: the test passes
+when both runs complete and every failure is classified and explained:
   - every failed generation has an error type and message;
   - every judge_error verdict has an error_kind from the known set and a reason;
   - every failed blocking check prints its figure, its limit and a next step;
-and a second run with the quality gates lifted completes through the leaderboard and the report.
+  - a failed step is a blocking check, never an exception;
+and run 2 builds the leaderboard and the report.
 It prints a summary (calls, truncations, verdict outcomes by kind, token estimate vs llama.cpp's
 tokenizer, wall time) and keeps it in ~/.cache/xpertbench/test-real-summary.txt.
 """
@@ -44,7 +48,7 @@ CONTEXT = 8192
 CHECKS = ("judge_error_rate", "all_gold_tasks_scored", "rubrics_gx_suite", "tasks_gx_suite")
 
 
-def models_doc(origin: str) -> dict:
+def models_doc(origin: str, judge: str) -> dict:
     limits = {"max_concurrency": 1, "timeout_s": 600, "deadline_s": 1800, "max_retries": 2, "backoff_base_s": 1}
     common = {"model_id": "smollm2", "temperature": 0.0, "context_window": CONTEXT}
     return {
@@ -57,13 +61,17 @@ def models_doc(origin: str) -> dict:
         "models": {
             "smol-openai": {"provider": "llama-openai", "max_tokens": 256, **common},
             "smol-anthropic": {"provider": "llama-anthropic", "max_tokens": 256, **common},
-            "smol-judge": {"provider": "llama-openai", "max_tokens": 768, "structured_output": "json_schema", **common},
+            "smol-judge": JUDGES[judge] | common,
         },
         "candidates": CANDIDATES,
         "judge": "smol-judge",
     }
 
 
+JUDGES = {
+    "schema": {"provider": "llama-openai", "max_tokens": 768, "structured_output": "json_schema"},
+    "prefill": {"provider": "llama-anthropic", "max_tokens": 512, "structured_output": "prefill"},
+}
 PIPELINE = {
     "gold": {"size": 1, "min_per_domain": 0},
     "judge": {"checkpoints_per_call": 8, "max_attempts": 2, "rationale_max_chars": 100},
@@ -74,7 +82,10 @@ LIFT_GATES = ["--set", "checks.max_judge_error_rate=1.0", "--set", "judge.max_er
 
 
 def xb(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home"), "COLUMNS": "160"}
+    home = root / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "COLUMNS": "160"}
     for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         env.pop(k, None)  # keyless providers must not need them
     cmd = [sys.executable, "-m", "pipelines.cli", "run", "--raw-dir", str(root / "raw"), "--assets-dir",
@@ -133,6 +144,48 @@ def _post(url: str, body: dict) -> dict:
         return json.loads(r.read())
 
 
+def outcomes(assets: Path, gens: dict) -> list[str]:
+    """Per candidate: answers, truncations, verdicts by outcome and judge errors by kind; the agreement study."""
+    lines = []
+    for m in CANDIDATES:
+        g, v = gens[m], pd.read_parquet(assets / "judgements" / f"{m}.parquet")
+        err = v[v["verdict"] == "judge_error"]
+        assert err["error_kind"].isin(ERROR_KINDS).all() and err["error_reason"].str.len().gt(0).all(), (m, err)
+        lines.append(f"  {m}: {int(g['ok'].sum())}/{len(g)} answers, {int(g['truncated'].sum())} truncated "
+                     f"(finish_reason {g['finish_reason'].value_counts().to_dict()}); verdicts "
+                     f"{v['verdict'].value_counts().to_dict()}; judge errors by kind "
+                     f"{err['error_kind'].value_counts().to_dict()}; judge attempts used "
+                     f"{sorted(set(v['judge_attempt'].astype(int)))}")
+    a = pd.read_parquet(assets / "anchor_judgements.parquet")
+    aerr = a[a["verdict"] == "judge_error"]
+    assert aerr["error_kind"].isin(ERROR_KINDS).all() and aerr["error_reason"].str.len().gt(0).all(), aerr
+    lines.append(f"  agreement study (anchor answers): verdicts {a['verdict'].value_counts().to_dict()}; judge errors "
+                 f"by kind {aerr['error_kind'].value_counts().to_dict()}")
+    return lines
+
+
+def run_once(root: Path, origin: str, judge: str, *args: str) -> tuple[subprocess.CompletedProcess, float, list[str]]:
+    (root / "models.yaml").write_text(yaml.safe_dump(models_doc(origin, judge), sort_keys=False))
+    t = time.monotonic()
+    proc = xb(root, *args)
+    elapsed = time.monotonic() - t
+    out = proc.stdout + proc.stderr
+    print(out)
+    assert proc.returncode in (0, 1), out  # 2 = preflight refused, anything else = a crash
+    assets = root / "assets"
+    failure_lines = check_failures_explained(out)
+    gens = {m: pd.read_parquet(assets / "generations" / f"{m}.parquet") for m in CANDIDATES}
+    for m, g in gens.items():
+        bad = g[~g["ok"]]
+        assert bad["error_type"].notna().all() and bad["error_message"].notna().all(), (m, bad)
+    assert all((assets / "judgements" / f"{m}.parquet").exists() for m in CANDIDATES), "judging must run"
+    lines = [f"judge '{judge}' ({JUDGES[judge]}) {' '.join(args) or '(default gates)'}: exit {proc.returncode}, "
+             f"{elapsed:.0f} s; calls answered per model so far (call store + rejected): {store_counts(assets)}",
+             *(outcomes(assets, gens) if (assets / "anchor_judgements.parquet").exists() else []),
+             f"  failed-check lines: {failure_lines or 'none'}"]
+    return proc, elapsed, lines
+
+
 def test_pipeline_on_a_real_model_over_both_protocols(tmp_path):
     t0 = time.monotonic()
     binary, gguf = llama_server(), smollm2_gguf()
@@ -142,64 +195,24 @@ def test_pipeline_on_a_real_model_over_both_protocols(tmp_path):
     for rel in TASKS:
         shutil.copy(DEFAULT_RAW_DIR / rel, root / "raw" / Path(rel).name)
     (root / "xb.yaml").write_text(yaml.safe_dump(PIPELINE))
-    report: list[str] = []
+    assets = root / "assets"
     with serve(binary, gguf, root / "llama-server.log", ctx=CONTEXT) as origin:
-        (root / "models.yaml").write_text(yaml.safe_dump(models_doc(origin), sort_keys=False))
-        t1 = time.monotonic()
-        first = xb(root)
-        t_first = time.monotonic() - t1
-        out1 = first.stdout + first.stderr
-        print(out1)
-        assert first.returncode in (0, 1), out1  # 2 = preflight refused, other = crash
-        assets = root / "assets"
-        calls_first = store_counts(assets)
-
-        # Every failure classified and explained.
-        failure_lines = check_failures_explained(out1)
-        gens = {m: pd.read_parquet(assets / "generations" / f"{m}.parquet") for m in CANDIDATES}
-        for m, g in gens.items():
-            bad = g[~g["ok"]]
-            assert bad["error_type"].notna().all() and bad["error_message"].notna().all(), (m, bad)
-        verdicts = {m: pd.read_parquet(assets / "judgements" / f"{m}.parquet") for m in CANDIDATES
-                    if (assets / "judgements" / f"{m}.parquet").exists()}
-        assert set(verdicts) == set(CANDIDATES), "judging must run for both candidates"
-        for m, v in verdicts.items():
-            err = v[v["verdict"] == "judge_error"]
-            assert err["error_kind"].isin(ERROR_KINDS).all() and err["error_reason"].str.len().gt(0).all(), (m, err)
-
-        t2 = time.monotonic()
-        second = xb(root, *LIFT_GATES)  # gates lifted: a 135M judge fails them, the rest must still run
-        t_second = time.monotonic() - t2
-        out2 = second.stdout + second.stderr
-        print(out2)
-        assert second.returncode == 0, out2
+        _, _, first = run_once(root, origin, "schema")
+        before = pd.read_parquet(assets / "generations" / "smol-openai.parquet")["call_key"].tolist()
+        second, _, second_lines = run_once(root, origin, "prefill", *LIFT_GATES)
+        assert second.returncode == 0, second.stdout + second.stderr
+        gen2 = pd.read_parquet(assets / "generations" / "smol-openai.parquet")
+        assert gen2["call_key"].tolist() == before and gen2["from_store"].all()  # answers replayed, not re-asked
         board = pd.read_parquet(assets / "leaderboard.parquet")
         assert set(board["model"]) == set(CANDIDATES) and "truncated_answers" in board
         assert (assets / "report" / "report.html").exists()
-        calls_total = store_counts(assets)
         tokens_line = token_check(origin, root)
 
-    verdicts = {m: pd.read_parquet(assets / "judgements" / f"{m}.parquet") for m in CANDIDATES}
-    anchors = pd.read_parquet(assets / "anchor_judgements.parquet")
-    report += [
-        f"llama-server {binary} (found or built in {t_ready:.0f} s), GGUF {gguf.name}, context {CONTEXT}",
-        f"run 1 (default gates): exit {first.returncode}, {t_first:.0f} s; run 2 (gates lifted): exit "
-        f"{second.returncode}, {t_second:.0f} s; wall time {time.monotonic() - t0:.0f} s",
-        f"calls answered (call store + rejected replies), per model: after run 1 {calls_first}; "
-        f"after run 2 {calls_total}",
-    ]
-    for m in CANDIDATES:
-        g, v = gens[m], verdicts[m]
-        kinds = v.loc[v["verdict"] == "judge_error", "error_kind"].value_counts().to_dict()
-        report.append(f"{m}: {int(g['ok'].sum())}/{len(g)} answers, {int(g['truncated'].sum())} truncated "
-                      f"(finish_reason {g['finish_reason'].value_counts().to_dict()}); verdicts "
-                      f"{v['verdict'].value_counts().to_dict()}; judge errors by kind {kinds}")
-    akinds = anchors.loc[anchors["verdict"] == "judge_error", "error_kind"].value_counts().to_dict()
-    report.append(f"agreement study: verdicts {anchors['verdict'].value_counts().to_dict()}; "
-                  f"judge errors by kind {akinds}")
-    report.append(f"failed-check lines of run 1: {failure_lines or 'none'}")
-    report.append(f"leaderboard: {board[['model', 'score', 'tasks_complete', 'truncated_answers', 'judge_error_rate']].to_dict('records')}")
-    report.append(tokens_line)
+    report = [f"llama-server {binary} (found or built in {t_ready:.0f} s), GGUF {gguf.name}, context {CONTEXT}",
+              "run 1: " + first[0], *first[1:], "run 2: " + second_lines[0], *second_lines[1:],
+              "leaderboard after run 2: " + str(board[["model", "score", "tasks_complete", "truncated_answers",
+                                                        "judge_error_rate"]].round(3).to_dict("records")),
+              tokens_line, f"wall time {time.monotonic() - t0:.0f} s"]
     text = "\n".join(report)
     print("\n=== test-real summary ===\n" + text)
     (cache_dir() / "test-real-summary.txt").write_text(text + "\n")
