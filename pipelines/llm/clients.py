@@ -234,8 +234,10 @@ class AnthropicMessagesClient(ChatClient):
                        and getattr(b, "name", None) == REPLY_TOOL]
         if tool_inputs:  # structured_output: tool; the reply is the forced tool call's input
             text = json.dumps(tool_inputs[0], ensure_ascii=False)
-        elif prefill and text.strip():
-            text = prefill + text  # the reply continues the prefilled assistant turn
+        elif prefill and text.strip() and not text.startswith(prefill):
+            # The reply continues the prefilled turn (Anthropic); llama.cpp's /v1/messages returns the
+            # prefill too. A JSON object's continuation after "{" never starts with "{" itself.
+            text = prefill + text
         finish = _ANTHROPIC_FINISH.get(resp.stop_reason or "", resp.stop_reason)
         if not text.strip():
             raise EmptyContent(finish)

@@ -17,7 +17,8 @@ Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``r
 response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
 ``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
 ``trickle_s`` (200 whose body arrives in pieces over that many seconds),
-``cached_tokens`` (usage reports this many cached input tokens).
+``cached_tokens`` (usage reports this many cached input tokens), ``echo_prefill`` (reply with an
+Anthropic prefill included, as llama.cpp's /v1/messages does).
 
 Structured output as the real APIs do it: an Anthropic assistant prefill is continued (the reply
 omits the prefilled text), and a forced tool (``tool_choice: {"type": "tool"}``) is answered with a
@@ -248,7 +249,7 @@ class _Handler(BaseHTTPRequestHandler):
             text, finish = reply.text, reply.finish_reason
             # An Anthropic assistant prefill: the reply continues it, as a real model's would.
             prefill = assistant_prefill(body) if protocol == "anthropic" else ""
-            if prefill and text.startswith(prefill):
+            if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
                 text = text[len(prefill):]
         finish = str(fault.get("finish_reason", finish))
         input_tokens = prompt_tokens(body)

@@ -79,6 +79,17 @@ def test_anthropic_prefill_is_continued_and_rejoined(tmp_path, task):
     assert all(v.verdict == "met" for v in out)  # the reply lacks the "{" on the wire: the client rejoins it
 
 
+def test_a_server_that_echoes_the_prefill_is_read_too(tmp_path, task):
+    judge = {"provider": "standin-anthropic", "model_id": "standin-judge", "max_tokens": 4096,
+             "structured_output": "prefill"}
+    cfg = load(models_yaml(tmp_path / "m.yaml", extra_models={"standin-judge": judge}))
+    with LLMRunner(cfg, tmp_path / "calls.sqlite", progress=False) as r:
+        r.standin.script([{"echo_prefill": True}])  # llama.cpp returns "{" + continuation
+        job = JudgeJob(("j-1", "m"), task, task.reference_answer, WorkedExample(task, task.anchor), "shotjudge")
+        out = run_judging([job], r.run, judge_model="standin-judge", template_version="t")
+        assert len(r.standin.request_log()) == 1 and all(v.verdict == "met" for v in out)
+
+
 def test_anthropic_tool_use_reply_is_read_from_the_tool_input(tmp_path, task):
     out, log, _ = grade(tmp_path, task, "standin-anthropic", "tool")
     p = log[0]["params"]
