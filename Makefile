@@ -3,7 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# XPERTBENCH_PROFILE=team selects the team instance (deploy/dagster.yaml: Postgres); default: embedded.
+export DAGSTER_HOME := $(CURDIR)/$(if $(filter team,$(XPERTBENCH_PROFILE)),deploy,.dagster_home)
 export PYTHONUNBUFFERED := 1
 
 .PHONY: run test test-real ui refresh bench check clean-assets
@@ -11,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade "pip>=24,<27"
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,team]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## materialise the whole pipeline on the built-in stand-in models

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -41,7 +39,8 @@ class CurationConfig(_Section):
         "xpertbench": ("expert", "category", "reference_answer")}
     min_prompt_chars: dict[str, int] = {"xpertbench": 50}
     # Difficulty screen: drop a task when a screening model already scores above this. Active only
-    # when the scores file exists (screening runs are a separate, expensive step).
+    # when the scores file exists in the raw folder; `xpertbench screening-scores` writes it from a
+    # screening model's task scores in a separate run (raw_submissions/README.md).
     difficulty_threshold: float = Field(default=0.85, gt=0, le=1)
     screening_scores_file: str = "screening_scores.csv"
 
@@ -57,6 +56,9 @@ class RubricConfig(_Section):
     }
     # Task <-> rubric consistency: share of criteria sharing content words with the task text.
     consistency_min_share: float = Field(default=0.5, ge=0, le=1)
+    # ...checked only when the task text has this many content words in the rubric's language: a short
+    # prompt, a bare URL or a conversation in another language says too little to call a rubric foreign.
+    consistency_min_task_tokens: int = Field(default=40, ge=0)
     atomicity_max_clauses: int = 2
 
 
@@ -124,9 +126,3 @@ class PipelineConfig(_Section):
             raise ValueError(f"rubric.weight_bands needs exactly Essential, Important and Optional "
                              f"(unknown: {sorted(unknown)}, missing: {sorted(missing)})")
         return self
-
-
-def load_config(path: Path | str) -> PipelineConfig:
-    """Read one pipeline config file (Settings.load() decides which, and reports problems)."""
-    p = Path(path)
-    return PipelineConfig.model_validate(yaml.safe_load(p.read_text(encoding="utf-8")) or {})

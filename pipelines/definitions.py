@@ -14,6 +14,7 @@ import dagster as dg
 
 from pipelines.defs import aggregates, agreement, curation, generation, gold, ingest, judging, report, rubrics, scoring
 from pipelines.defs.common import Build
+from pipelines.defs.executor import executor_for
 from pipelines.defs.io import ParquetIOManager
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 from pipelines.defs.versions import code_versions
@@ -25,7 +26,7 @@ STAGES = [ingest, curation, rubrics, gold, generation, judging, scoring, agreeme
 def build_resources(settings: Settings, **llm_options: Any) -> dict[str, Any]:
     xb = XpertBenchResource.from_settings(settings)
     return {"xpertbench": xb, "llm": LLMResource(xpertbench=xb, **llm_options),
-            "io_manager": ParquetIOManager(base_dir=str(settings.assets_dir))}
+            "io_manager": ParquetIOManager(base_dir=settings.assets_base)}
 
 
 def build_definitions(settings: Settings | None = None, *, resources: Mapping[str, Any] | None = None,
@@ -45,7 +46,7 @@ def build_definitions(settings: Settings | None = None, *, resources: Mapping[st
         "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
         default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
     )
-    return dg.Definitions(assets=assets, asset_checks=checks, sensors=[automation],
+    return dg.Definitions(assets=assets, asset_checks=checks, sensors=[automation], executor=executor_for(s),
                           resources={**build_resources(s, **llm_options), **(resources or {})})
 
 

@@ -7,6 +7,9 @@ versions, resources and checks can never disagree about which files they read.
 
 Environment: XPERTBENCH_RAW_DIR, XPERTBENCH_ASSETS_DIR, XPERTBENCH_CONFIG, XPERTBENCH_MODELS and
 XPERTBENCH_SET (pipeline-config overrides, `section.key=value` separated by `;`, values in YAML).
+A team deployment (README "Running as a team") adds XPERTBENCH_CALL_STORE (call-store URL),
+XPERTBENCH_ASSETS_URL (where the IO manager keeps tables: s3://, gs://, az://...),
+XPERTBENCH_EXECUTOR (`default` or `celery`) and XPERTBENCH_CELERY_QUEUE.
 A config file named explicitly (flag or variable) must exist; the default file may be absent, and
 then the built-in defaults apply and `notes` says so.
 """
@@ -29,6 +32,10 @@ from pipelines.paths import DEFAULT_ASSETS_DIR, DEFAULT_MODELS_CONFIG, DEFAULT_P
 
 ENV = {"raw_dir": "XPERTBENCH_RAW_DIR", "assets_dir": "XPERTBENCH_ASSETS_DIR",
        "config": "XPERTBENCH_CONFIG", "models": "XPERTBENCH_MODELS", "set": "XPERTBENCH_SET"}
+# Team deployment: plain strings; "" means the embedded default.
+TEAM_ENV = {"call_store": "XPERTBENCH_CALL_STORE", "assets_url": "XPERTBENCH_ASSETS_URL",
+            "executor": "XPERTBENCH_EXECUTOR", "celery_queue": "XPERTBENCH_CELERY_QUEUE"}
+EXECUTORS = ("default", "celery")
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,23 @@ def _models_config(path: Path, named: bool) -> ModelsConfig:
                              for line in lines]) from None
 
 
+def _team_fields(args: Mapping[str, str | None], env: Mapping[str, str], problems: list[Problem]) -> dict[str, str]:
+    """The team-deployment fields from arguments, then the environment; problems appended."""
+    from pipelines.locations import assets_url_problem, call_store_problem
+
+    out = {k: (args[k] if args[k] is not None else env.get(var, "")).strip() for k, var in TEAM_ENV.items()}
+    if out["call_store"] and (why := call_store_problem(out["call_store"])):
+        problems.append(Problem(TEAM_ENV["call_store"], why, "see README, Running as a team"))
+    if out["assets_url"] and (why := assets_url_problem(out["assets_url"])):
+        problems.append(Problem(TEAM_ENV["assets_url"], why, "see README, Running as a team"))
+    out["executor"] = out["executor"] or "default"
+    if out["executor"] not in EXECUTORS:
+        problems.append(Problem(TEAM_ENV["executor"], f"unknown executor {out['executor']!r}",
+                                f"use one of {', '.join(EXECUTORS)}"))
+    out["celery_queue"] = out["celery_queue"] or "xpertbench"
+    return out
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -144,12 +168,20 @@ class Settings(BaseModel):
     pipeline: PipelineConfig
     models: ModelsConfig
     notes: tuple[str, ...] = ()
+    # Team deployment (all off by default): call-store URL ("" = SQLite in assets_dir), where the
+    # IO manager keeps tables ("" = assets_dir), the Dagster executor and the Celery queue.
+    call_store: str = ""
+    assets_url: str = ""
+    executor: str = "default"
+    celery_queue: str = "xpertbench"
 
     @classmethod
     def load(cls, *, raw_dir: str | Path | None = None, assets_dir: str | Path | None = None,
              config: str | Path | None = None, models: str | Path | None = None,
              overrides: Mapping[str, Any] | str | list[str] | None = None,
-             env: Mapping[str, str] | None = None) -> Settings:
+             env: Mapping[str, str] | None = None, call_store: str | None = None,
+             assets_url: str | None = None, executor: str | None = None,
+             celery_queue: str | None = None) -> Settings:
         env = os.environ if env is None else env
         raw, _ = _pick(raw_dir, env, ENV["raw_dir"], DEFAULT_RAW_DIR)
         assets, _ = _pick(assets_dir, env, ENV["assets_dir"], DEFAULT_ASSETS_DIR)
@@ -168,11 +200,16 @@ class Settings(BaseModel):
                     mcfg = _models_config(models_path, models_named)
             except SettingsError as e:
                 problems += e.problems
+        team = _team_fields({"call_store": call_store, "assets_url": assets_url, "executor": executor,
+                             "celery_queue": celery_queue}, env, problems)
         if problems:
             raise SettingsError(problems)
+        if mcfg is not None and mcfg.judge in mcfg.candidates:
+            notes.append(f"the judge {mcfg.judge!r} is also a candidate: it grades its own answers, which favours "
+                         "it (self-preference); rank it with a different judge model")
         return cls(raw_dir=raw.absolute(), assets_dir=assets.absolute(), config_path=cfg_path.absolute(),
                    models_path=models_path.absolute(), overrides=ov, pipeline=pipeline, models=mcfg,
-                   notes=tuple(notes))
+                   notes=tuple(notes), **team)
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -182,6 +219,16 @@ class Settings(BaseModel):
     @property
     def call_store_path(self) -> Path:
         return self.assets_dir / "llm_calls.sqlite"
+
+    @property
+    def call_store_url(self) -> str:
+        """The call store the LLM runner opens: XPERTBENCH_CALL_STORE, or SQLite in the assets folder."""
+        return self.call_store or f"sqlite:///{self.call_store_path}"
+
+    @property
+    def assets_base(self) -> str:
+        """Where the IO manager keeps tables: XPERTBENCH_ASSETS_URL, or the local assets folder."""
+        return self.assets_url or str(self.assets_dir)
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes `Settings.load()` in another process give these settings."""
@@ -196,7 +243,8 @@ class Settings(BaseModel):
 
         walk("", self.overrides)
         return {ENV["raw_dir"]: str(self.raw_dir), ENV["assets_dir"]: str(self.assets_dir),
-                ENV["config"]: str(self.config_path), ENV["models"]: str(self.models_path), ENV["set"]: ";".join(flat)}
+                ENV["config"]: str(self.config_path), ENV["models"]: str(self.models_path), ENV["set"]: ";".join(flat),
+                **{var: str(getattr(self, field)) for field, var in TEAM_ENV.items()}}
 
     def fingerprint(self) -> str:
         return sha256_text(stable_json({"pipeline": self.pipeline.model_dump(mode="json"),

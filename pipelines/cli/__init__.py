@@ -1,4 +1,4 @@
-"""`xpertbench` command line: run the pipeline, refresh what is stale, trace a score, estimate cost.
+"""`xpertbench` command line: run the pipeline, refresh what is stale, trace a score, estimate cost, import.
 
 Every command builds one `Settings` from its flags, the environment and the defaults, checks it
 before any work (exit 2 with one line per problem; `--debug` for tracebacks), and exports it to the
@@ -12,9 +12,10 @@ import os
 import sys
 import traceback
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines.paths import PROJECT_ROOT
+from pipelines.paths import dagster_home
 
 
 def _quiet_dagster() -> None:
@@ -31,7 +32,7 @@ def _quiet_dagster() -> None:
 def _instance():
     import dagster as dg
 
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    os.environ["DAGSTER_HOME"] = str(dagster_home())  # DAGSTER_HOME, else XPERTBENCH_PROFILE's instance
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     return dg.DagsterInstance.get()
 
@@ -44,6 +45,8 @@ def _settings(args: argparse.Namespace, *, preflight: bool):
         s = Settings.load(raw_dir=args.raw_dir, assets_dir=args.assets_dir, config=args.config,
                           models=args.models, overrides=args.set or None)
     except SettingsError as e:
+        if args.debug:
+            traceback.print_exc()
         return None, e.problems
     problems = check(s) if preflight else []
     if not problems:
@@ -65,26 +68,37 @@ def _definitions(s):
     return build_definitions(s)
 
 
+@contextmanager
+def _exclusive(s):
+    """The assets lock, then the instance, with the runs of dead processes closed (recovery.py)."""
+    from pipelines.cli import interrupts
+    from pipelines.cli.lock import assets_lock
+    from pipelines.cli.recovery import recover
+
+    with assets_lock(s.assets_dir), _instance() as instance:
+        interrupts.attach(instance)
+        recover(instance, echo=lambda m: print(m, file=sys.stderr))
+        yield instance
+
+
 def cmd_run(args: argparse.Namespace, s) -> int:
     from pipelines.cli.orchestrate import run_all
     from pipelines.cli.summary import print_summary
 
-    from pipelines.cli.lock import assets_lock
-
     defs = _definitions(s)
-    with assets_lock(s.assets_dir), _instance() as instance:
+    if s.executor == "celery":  # steps on the team's workers (README "Running as a team")
+        from pipelines.cli.distributed import run_all_distributed as run_all
+    with _exclusive(s) as instance:
         ok = run_all(instance, defs, models=args.model or None)
-    print_summary(s.assets_dir, standin=s.models.uses_standin())
+    print_summary(s.assets_base, standin=s.models.uses_standin())
     return 0 if ok else 1
 
 
 def cmd_refresh(args: argparse.Namespace, s) -> int:
     from pipelines.cli.refresh import refresh
 
-    from pipelines.cli.lock import assets_lock
-
     defs = _definitions(s)
-    with assets_lock(s.assets_dir), _instance() as instance:
+    with _exclusive(s) as instance:
         return 0 if refresh(instance, defs, dry_run=args.dry_run) else 1
 
 
@@ -100,6 +114,12 @@ def cmd_estimate(args: argparse.Namespace, s) -> int:
     from pipelines.cli.estimate import print_estimate
 
     return print_estimate(s, args.model or None)
+
+
+def cmd_screening_scores(args: argparse.Namespace, s) -> int:
+    from pipelines.cli.screening import print_export
+
+    return print_export(s, args.model, args.out)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -126,11 +146,31 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("estimate", parents=[common], help="dry run: calls, tokens and cost still to pay, nothing sent")
     e.add_argument("--model", action="append")
     e.set_defaults(func=cmd_estimate, preflight=True)
+    x = sub.add_parser("screening-scores", parents=[common],
+                       help="export a candidate's task scores as the difficulty screen's input (screening_scores.csv)")
+    x.add_argument("--model", required=True, help="the candidate (screening model) whose scores to export")
+    x.add_argument("--out", help="file to write (default: the raw folder's curation.screening_scores_file)")
+    x.set_defaults(func=cmd_screening_scores, preflight=False)
+    from pipelines.cli.importer import add_parser as add_import
+
+    add_import(sub, common)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command in ("run", "refresh"):
+        from pipelines.cli import interrupts
+
+        # The first Ctrl-C/SIGTERM cancels cleanly, the second exits at once (interrupts.py).
+        if not interrupts.is_worker():
+            return interrupts.supervise(sys.argv[1:] if argv is None else list(argv))
+        interrupts.install_worker()
+        interrupts.exit_worker(_main(args))
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         s, problems = _settings(args, preflight=args.preflight)
         if problems:
@@ -138,6 +178,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"xpertbench: {prob}", file=sys.stderr)
             return 2
         return args.func(args, s)
+    except KeyboardInterrupt:
+        if args.debug:
+            traceback.print_exc()
+        if args.command in ("run", "refresh"):
+            print("xpertbench: interrupted: the run in progress was canceled and no later run started; "
+                  "finished LLM calls are kept in the call store, so `xpertbench run` (or `refresh`) "
+                  "resumes from there", file=sys.stderr)
+        else:
+            print("xpertbench: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if args.debug:
             traceback.print_exc()

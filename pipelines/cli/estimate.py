@@ -10,9 +10,9 @@ by the same functions the curation assets use.
 
 from __future__ import annotations
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from upath import UPath
 
 from pipelines.core.anchors import agreement_jobs
 from pipelines.core.curation_plan import curate_in_memory
@@ -22,15 +22,16 @@ from pipelines.core.prompts import generation_requests
 from pipelines.core.submission import Submission, submissions_by_id
 from pipelines.llm.runner import LLMRunner
 from pipelines.llm.tokens import summarize_misses, window_misses
+from pipelines.locations import read_parquet
 from pipelines.llm.types import LLMRequest
 from pipelines.settings import Settings
 
 
 def gold_inputs(settings: Settings, *, in_memory: bool = False) -> tuple[dict[str, Submission], dict[str, Submission], bool]:
     """(all kept tasks, Gold tasks, whether computed in memory): materialised when present, unless told."""
-    assets_dir = settings.assets_dir
+    assets_dir = UPath(settings.assets_base)
     if not in_memory and (assets_dir / "gold_tasks.parquet").exists() and (assets_dir / "tasks.parquet").exists():
-        tasks, gold = pd.read_parquet(assets_dir / "tasks.parquet"), pd.read_parquet(assets_dir / "gold_tasks.parquet")
+        tasks, gold = read_parquet(assets_dir / "tasks.parquet"), read_parquet(assets_dir / "gold_tasks.parquet")
         pool = submissions_by_id(tasks["task_id"], tasks["payload_json"])
         return pool, {t: pool[t] for t in gold["task_id"]}, False
     pool, gold_ids = curate_in_memory(settings.raw_dir, settings.pipeline)
@@ -42,7 +43,7 @@ def plan(settings: Settings, models: list[str] | None = None, *,
     """First-attempt requests of a full run (candidates, their judging, the agreement study), how many
     judge prompts use a placeholder answer because the answer is not generated yet, and whether
     curation was computed in memory."""
-    cfg, mcfg, assets_dir = settings.pipeline, settings.models, settings.assets_dir
+    cfg, mcfg, assets_dir = settings.pipeline, settings.models, UPath(settings.assets_base)
     pool, subs, computed = gold_inputs(settings, in_memory=in_memory)
     jobs: list[JudgeJob] = []
     requests: list[LLMRequest] = []
@@ -52,7 +53,7 @@ def plan(settings: Settings, models: list[str] | None = None, *,
         gen_path = assets_dir / "generations" / f"{m}.parquet"
         answers: dict[tuple[str, int], str] = {}
         if gen_path.exists() and not computed:
-            g = pd.read_parquet(gen_path)
+            g = read_parquet(gen_path)
             g = g[g["ok"]]
             answers = {(t, int(r)): a for t, r, a in zip(g["task_id"], g["replicate"], g["answer"])}
         expected = mcfg.model(m).expected_output_tokens or mcfg.model(m).max_tokens
@@ -76,7 +77,7 @@ def print_estimate(settings: Settings, models: list[str] | None = None, console:
     requests, placeholders, computed = plan(settings, models)
     if computed:
         c.print("[dim]curation not materialised yet: tasks and Gold computed in memory from the raw folder.[/dim]")
-    runner = LLMRunner(settings.models, settings.call_store_path, progress=False)
+    runner = LLMRunner(settings.models, settings.call_store_url, progress=False)
     try:
         est = runner.estimate(requests)
     finally:

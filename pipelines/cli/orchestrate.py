@@ -10,8 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+
+from pipelines.cli.recovery import process_tags
+from pipelines.llm import cancel
 
 from pipelines.cli.check_lines import failed_check_lines
 
@@ -37,14 +42,23 @@ def final_stage(defs: dg.Definitions) -> list[str]:
 
 def materialize(defs: dg.Definitions, instance: dg.DagsterInstance, selection: Sequence[str], *,
                 partition_key: str | None = None, tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    """One in-process Dagster run. After Ctrl-C/SIGTERM (pipelines.cli.interrupts) no run starts,
+    and a run that was canceled raises KeyboardInterrupt here, so no caller goes on to the next."""
+    if cancel.stopping():
+        raise KeyboardInterrupt
     # Console shows warnings and errors only (progress bars say the rest); every event, DEBUG
     # included, is still stored in the instance and visible in the UI.
     level = os.environ.get("XPERTBENCH_LOG_LEVEL", "WARNING").upper()
-    return dg.materialize(
+    result = dg.materialize(
         [*defs.assets, *defs.asset_checks], selection=list(selection), partition_key=partition_key,
-        instance=instance, resources=defs.resources, raise_on_error=False, tags=tags,
+        instance=instance, resources=defs.resources, raise_on_error=False,
+        # The process that runs it, so that the next start can tell a dead run (recovery.py).
+        tags={**process_tags(), **(tags or {})},
         run_config={"loggers": {"console": {"config": {"log_level": level}}}},
     )
+    if cancel.stopping():
+        raise KeyboardInterrupt
+    return result
 
 
 def candidates(defs: dg.Definitions) -> list[str]:
@@ -76,6 +90,9 @@ def run_all(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence
                 echo(f"[xpertbench]   {line}")
             if pk is None:
                 return False  # later stages need this one
+            why = partition_problem(defs.resources["xpertbench"].assets_path, pk)
+            if why:
+                echo(f"[xpertbench] model {pk}: {why}")
             failed_models.append(pk)
     if failed_models:
         # Blocking checks gate the aggregate stage: no leaderboard from partial or failing partitions.
@@ -94,3 +111,26 @@ def run_all(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence
     if not result.success:
         echo(f"[xpertbench] meta-evaluation and aggregates FAILED; see run {result.run_id} in the UI")
     return result.success
+
+
+def partition_problem(assets_dir: Path, model: str) -> str | None:
+    """One line saying why a model's partition cannot be ranked, from its generations and scores."""
+    gen_path = assets_dir / "generations" / f"{model}.parquet"
+    score_path = assets_dir / "task_scores" / f"{model}.parquet"
+    if not gen_path.exists():
+        return None
+    gen = pd.read_parquet(gen_path, columns=["ok", "error_type", "error_message"])
+    failed = gen[~gen["ok"].astype(bool)]
+    if len(failed):
+        top = (failed["error_type"].fillna("error") + ": " + failed["error_message"].fillna("")).value_counts()
+        every = "every generation failed" if len(failed) == len(gen) else "generations failed"
+        return (f"{every} ({len(failed)} of {len(gen)}), e.g. {top.index[0][:300]}; fix its entry in the models "
+                f"config (model_id, provider, key), then `xpertbench run --model {model}`")
+    if score_path.exists():
+        scores = pd.read_parquet(score_path, columns=["status", "complete"])
+        bad = scores.loc[~scores["complete"].astype(bool), "status"].value_counts()
+        if len(bad):
+            return (f"{int(bad.sum())} of {len(scores)} Gold tasks have no complete score ("
+                    + ", ".join(f"{k}: {v}" for k, v in bad.items()) + "); see `xpertbench trace TASK --model "
+                    f"{model}`")
+    return None

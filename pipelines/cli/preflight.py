@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
+import time
 from urllib.parse import urlsplit
 
 from pipelines.settings import Problem, Settings
@@ -19,6 +21,7 @@ def check(s: Settings, *, connect_timeout_s: float = 2.0) -> list[Problem]:
                                 "add submissions (see raw_submissions/README.md) or point --raw-dir elsewhere"))
     used = [*s.models.candidates, s.models.judge]
     seen: set[str] = set()
+    endpoints: dict[str, str] = {}
     for name in used:
         pname = s.models.model(name).provider
         if pname in seen:
@@ -29,12 +32,40 @@ def check(s: Settings, *, connect_timeout_s: float = 2.0) -> list[Problem]:
             problems.append(Problem(f"environment variable {p.api_key_env}",
                                     f"not set (provider {pname!r} used by {name!r})",
                                     f"export {p.api_key_env}=... before running"))
-        if p.base_url and not (p.kind == "standin" and p.base_url is None):
-            problem = _connect(p.base_url, connect_timeout_s)
-            if problem:
-                problems.append(Problem(f"{s.models_path}: providers.{pname}.base_url", problem,
-                                        "start the server or correct base_url"))
+        url = p.base_url or SDK_DEFAULT_URL.get(p.kind, lambda: None)()
+        if url:
+            endpoints[pname] = url
+    for pname, problem in _connect_all(endpoints, connect_timeout_s).items():
+        if problem:
+            field = "base_url" if s.models.providers[pname].base_url else f"base_url (unset: {endpoints[pname]})"
+            problems.append(Problem(f"{s.models_path}: providers.{pname}.{field}", problem,
+                                    "start the server or correct base_url"))
     return problems
+
+
+# Where the SDKs send requests when a provider has no base_url (they read these variables too).
+SDK_DEFAULT_URL = {
+    "openai": lambda: os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
+    "anthropic": lambda: os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+}
+
+
+def _connect_all(endpoints: dict[str, str], timeout_s: float) -> dict[str, str | None]:
+    """Every endpoint at once, so the whole check takes one timeout however many there are. Daemon
+    threads, because a name lookup has no timeout of its own: one still hanging is reported."""
+    results: dict[str, str | None] = {}
+
+    def probe(name: str, url: str) -> None:
+        results[name] = _connect(url, timeout_s)
+
+    threads = [threading.Thread(target=probe, args=item, daemon=True) for item in endpoints.items()]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout_s + 1.0
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return {name: results.get(name, f"no answer from {urlsplit(url).hostname} within {timeout_s + 1:g} s "
+                                    "(name lookup or connect hangs)") for name, url in endpoints.items()}
 
 
 def _connect(url: str, timeout_s: float) -> str | None:

@@ -7,11 +7,14 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from upath import UPath
+
+from pipelines.locations import read_parquet
 
 
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
+def _read(folder: UPath, name: str) -> pd.DataFrame | None:
     p = folder / f"{name}.parquet"
-    return pd.read_parquet(p) if p.exists() else None
+    return read_parquet(p) if p.exists() else None
 
 
 def _counts_table(title: str, series: pd.Series, label: str) -> Table:
@@ -23,12 +26,12 @@ def _counts_table(title: str, series: pd.Series, label: str) -> Table:
     return t
 
 
-def _partitions(folder: Path, name: str) -> dict[str, pd.DataFrame]:
+def _partitions(folder: UPath, name: str) -> dict[str, pd.DataFrame]:
     d = folder / name
-    return {p.stem: pd.read_parquet(p) for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
+    return {p.stem: read_parquet(p) for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
 
 
-def model_outcomes(folder: Path) -> pd.DataFrame:
+def model_outcomes(folder: UPath) -> pd.DataFrame:
     """Per candidate: answers, failed calls, answers cut off at max_tokens, verdicts by outcome, and
     judge errors by kind (what went wrong, see pipelines/core/judging.py ERROR_KINDS)."""
     gens, judged = _partitions(folder, "generations"), _partitions(folder, "judgements")
@@ -52,8 +55,10 @@ def model_outcomes(folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).fillna("-")
 
 
-def print_summary(folder: Path, console: Console | None = None, *, standin: bool = True) -> None:
+def print_summary(folder: str | Path, console: Console | None = None, *, standin: bool = True) -> None:
+    """`folder`: the assets base, a local folder or a URL (XPERTBENCH_ASSETS_URL)."""
     c = console or Console()
+    folder = UPath(folder)
     subs, quar = _read(folder, "submissions"), _read(folder, "submission_quarantine")
     log, gold = _read(folder, "curation_log"), _read(folder, "gold_tasks")
     if subs is None or quar is None:

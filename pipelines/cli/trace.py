@@ -15,15 +15,18 @@ import dagster as dg
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+from upath import UPath
 
+from pipelines.locations import read_parquet
 from pipelines.settings import Settings
 
 
-def _read(folder: Path, name: str, partition: str | None = None) -> pd.DataFrame:
+def _read(folder: Path | UPath, name: str, partition: str | None = None) -> pd.DataFrame:
+    folder = UPath(folder)
     p = folder / name / f"{partition}.parquet" if partition else folder / f"{name}.parquet"
     if not p.exists():
         raise FileNotFoundError(f"{p} not found: materialise the pipeline first (make run)")
-    return pd.read_parquet(p)
+    return read_parquet(p)
 
 
 def _dagster_versions(instance: dg.DagsterInstance | None, asset: str, partition: str | None = None) -> dict:
@@ -39,11 +42,12 @@ def _dagster_versions(instance: dg.DagsterInstance | None, asset: str, partition
             "data_version": (tags.get("dagster/data_version") or "")[:16]}
 
 
-def trace(task_id: str, model: str | None = None, assets_dir: Path | None = None,
+def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | None = None,
           raw_dir: Path | None = None, instance: dg.DagsterInstance | None = None) -> dict[str, Any]:
     if assets_dir is None or raw_dir is None:
         s = Settings.load()
-        assets_dir, raw_dir = assets_dir or s.assets_dir, raw_dir or s.raw_dir
+        assets_dir, raw_dir = assets_dir or UPath(s.assets_base), raw_dir or s.raw_dir
+    assets_dir = UPath(assets_dir)
     subs = _read(assets_dir, "submissions")
     row = subs[subs["submission_id"] == task_id]
     if row.empty:
@@ -78,7 +82,7 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | None = None
     if not len(g):
         return out
     board_path = assets_dir / "leaderboard.parquet"
-    board = pd.read_parquet(board_path) if board_path.exists() else pd.DataFrame()
+    board = read_parquet(board_path) if board_path.exists() else pd.DataFrame()
     models = [model] if model else sorted(p.stem for p in (assets_dir / "generations").glob("*.parquet"))
     for m in models:
         gen = _read(assets_dir, "generations", m)
@@ -129,7 +133,7 @@ def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | 
     c = console or Console()
     s = settings or Settings.load()
     try:
-        t = trace(task_id, model, assets_dir=s.assets_dir, raw_dir=s.raw_dir, instance=instance)
+        t = trace(task_id, model, assets_dir=UPath(s.assets_base), raw_dir=s.raw_dir, instance=instance)
     except (KeyError, FileNotFoundError) as e:
         c.print(f"[red]{e}[/red]")
         return 1

@@ -23,28 +23,42 @@ def _complete(scores: pd.DataFrame) -> pd.DataFrame:
     return scores[scores["complete"].astype(bool) & scores["score"].notna()]
 
 
+def with_benchmark(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores with a benchmark column (rows written before it existed are XpertBench's)."""
+    scores = scores.copy()
+    if "benchmark" not in scores:
+        scores["benchmark"] = "xpertbench"
+    scores["benchmark"] = scores["benchmark"].fillna("xpertbench")
+    return scores
+
+
+def points_benchmarks(scores: pd.DataFrame) -> set[str]:
+    return set(scores.loc[scores["rubric_kind"] == "points", "benchmark"]) if "rubric_kind" in scores else set()
+
+
+def mean_ci(values: pd.Series, points: bool, cfg: StatsConfig) -> tuple[float, float, float]:
+    """The benchmark's aggregate with its bootstrap CI: plain mean (weighted rubrics) or the HealthBench
+    clipped mean, each replicate clipped too (points rubrics)."""
+    if points and len(values):
+        value, _, lo, hi = clipped_bootstrap(values, samples=cfg.bootstrap_samples, confidence=cfg.confidence,
+                                             seed=cfg.seed)
+        return value, lo, hi
+    est = bootstrap_mean(values, samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
+    return est.value, est.lo, est.hi
+
+
 def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig,
                 max_judge_error_rate: float) -> pd.DataFrame:
     """One board per benchmark source (never an average across them); ranks are within a benchmark.
 
     Points rubrics (HealthBench) use the reference aggregate: the mean of unclipped task scores,
     clipped to [0, 1], with each bootstrap replicate's mean clipped the same way."""
-    scores = scores.copy()
-    if "benchmark" not in scores:
-        scores["benchmark"] = "xpertbench"
-    scores["benchmark"] = scores["benchmark"].fillna("xpertbench")
-    points = (set(scores.loc[scores["rubric_kind"] == "points", "benchmark"]) if "rubric_kind" in scores
-              else set())
+    scores = with_benchmark(scores)
+    points = points_benchmarks(scores)
     rows = []
     for (bench, model), g in scores.groupby(["benchmark", "model"], sort=True):
         ok = _complete(g)
-        if bench in points and len(ok):
-            value, _, lo, hi = clipped_bootstrap(ok["score"], samples=cfg.bootstrap_samples,
-                                                 confidence=cfg.confidence, seed=cfg.seed)
-        else:
-            est = bootstrap_mean(ok["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence,
-                                 seed=cfg.seed)
-            value, lo, hi = est.value, est.lo, est.hi
+        value, lo, hi = mean_ci(ok["score"], bench in points, cfg)
         j = judgements[judgements["model"] == model]
         if "task_id" in j and "task_id" in g:
             j = j[j["task_id"].isin(g["task_id"])]
@@ -74,22 +88,31 @@ def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig
 
 
 def group_scores(scores: pd.DataFrame, by: str, cfg: StatsConfig, overall: bool = True) -> pd.DataFrame:
-    """Mean task score per model and group (domain, category), with a bootstrap CI; plus Overall."""
+    """Mean task score per benchmark, model and group (domain, category), with a bootstrap CI; plus
+    Overall per benchmark. Benchmarks are never pooled; points benchmarks use the clipped mean."""
+    scores = with_benchmark(scores)
+    points = points_benchmarks(scores)
     ok = _complete(scores)
     rows = []
-    for (model, grp), g in ok.groupby(["model", by], sort=True):
-        e = bootstrap_mean(g["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
-        rows.append({"model": model, by: grp, "score": e.value, "ci_lo": e.lo, "ci_hi": e.hi, "n_tasks": e.n})
+    for (bench, model, grp), g in ok.groupby(["benchmark", "model", by], sort=True):
+        value, lo, hi = mean_ci(g["score"], bench in points, cfg)
+        rows.append({"benchmark": bench, "model": model, by: grp, "score": value, "ci_lo": lo, "ci_hi": hi,
+                     "n_tasks": len(g)})
     if overall:
-        for model, g in ok.groupby("model", sort=True):
-            e = bootstrap_mean(g["score"], samples=cfg.bootstrap_samples, confidence=cfg.confidence, seed=cfg.seed)
-            rows.append({"model": model, by: "Overall", "score": e.value, "ci_lo": e.lo, "ci_hi": e.hi,
-                         "n_tasks": e.n})
-    return pd.DataFrame(rows, columns=["model", by, "score", "ci_lo", "ci_hi", "n_tasks"])
+        for (bench, model), g in ok.groupby(["benchmark", "model"], sort=True):
+            value, lo, hi = mean_ci(g["score"], bench in points, cfg)
+            rows.append({"benchmark": bench, "model": model, by: "Overall", "score": value, "ci_lo": lo,
+                         "ci_hi": hi, "n_tasks": len(g)})
+    return pd.DataFrame(rows, columns=["benchmark", "model", by, "score", "ci_lo", "ci_hi", "n_tasks"])
 
 
-def domain_table_wide(domain_scores: pd.DataFrame) -> pd.DataFrame:
-    """The paper's Table 3 layout: one row per model, Overall then one column per domain (in %)."""
+def domain_table_wide(domain_scores: pd.DataFrame, benchmark: str | None = None) -> pd.DataFrame:
+    """The paper's Table 3 layout for one benchmark (default: the only one, or xpertbench): one row
+    per model, Overall then one column per domain (in %)."""
+    if "benchmark" in domain_scores:
+        names = sorted(set(domain_scores["benchmark"]))
+        benchmark = benchmark or ("xpertbench" if "xpertbench" in names or not names else names[0])
+        domain_scores = domain_scores[domain_scores["benchmark"] == benchmark]
     wide = domain_scores.pivot(index="model", columns="domain", values="score") * 100
     cols = ["Overall"] + [d for d in DOMAIN_ORDER if d in wide.columns]
     wide = wide.reindex(columns=cols).sort_values("Overall", ascending=False).round(2)
@@ -126,8 +149,16 @@ def met_rates(cp: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def paired_comparisons(scores: pd.DataFrame, cfg: StatsConfig) -> pd.DataFrame:
-    ok = _complete(scores)
-    wide = ok.pivot(index="task_id", columns="model", values="score")
+    """Per benchmark source, each pair of models on their shared complete tasks."""
+    ok = _complete(with_benchmark(scores))
+    rows = []
+    for bench, g in ok.groupby("benchmark", sort=True):
+        rows += _pairs(bench, g.pivot(index="task_id", columns="model", values="score"), cfg)
+    return pd.DataFrame(rows, columns=["benchmark", "model_a", "model_b", "shared_tasks", "mean_diff", "ci_lo",
+                                       "ci_hi", "excludes_zero", "a_wins", "b_wins", "ties"])
+
+
+def _pairs(bench: str, wide: pd.DataFrame, cfg: StatsConfig) -> list[dict]:
     rows = []
     for a, b in combinations(sorted(wide.columns), 2):
         both = wide[[a, b]].dropna()
@@ -135,12 +166,11 @@ def paired_comparisons(scores: pd.DataFrame, cfg: StatsConfig) -> pd.DataFrame:
             continue
         e = paired_bootstrap_diff(both[a], both[b], samples=cfg.bootstrap_samples, confidence=cfg.confidence,
                                   seed=cfg.seed)
-        rows.append({"model_a": a, "model_b": b, "shared_tasks": len(both), "mean_diff": e.value,
+        rows.append({"benchmark": bench, "model_a": a, "model_b": b, "shared_tasks": len(both), "mean_diff": e.value,
                      "ci_lo": e.lo, "ci_hi": e.hi, "excludes_zero": e.excludes_zero,
                      "a_wins": int((both[a] > both[b]).sum()), "b_wins": int((both[b] > both[a]).sum()),
                      "ties": int((both[a] == both[b]).sum())})
-    return pd.DataFrame(rows, columns=["model_a", "model_b", "shared_tasks", "mean_diff", "ci_lo", "ci_hi",
-                                       "excludes_zero", "a_wins", "b_wins", "ties"])
+    return rows
 
 
 def rubric_item_analytics(cp: pd.DataFrame) -> pd.DataFrame:

@@ -74,22 +74,47 @@ def summarize(pairs_by_task: Sequence[Sequence[Pair]], *, samples: int = 2000, c
     return AgreementSummary(len(flat), len(flat) - n_err, n_err, *est)
 
 
-SUMMARY_COLUMNS = ["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judged", "n_judge_errors",
-                   "agreement", "agreement_lo", "agreement_hi", "cdr", "cdr_lo", "cdr_hi", "kappa",
-                   "kappa_lo", "kappa_hi", "balanced_f1", "balanced_f1_lo", "balanced_f1_hi", "judge_config"]
+SUMMARY_COLUMNS = ["benchmark", "judge_mode", "scope", "n_tasks", "n_checkpoints", "n_labels", "n_judged",
+                   "n_judge_errors", "agreement", "agreement_lo", "agreement_hi", "cdr", "cdr_lo", "cdr_hi", "kappa",
+                   "kappa_lo", "kappa_hi", "balanced_f1", "balanced_f1_lo", "balanced_f1_hi", "healthbench_f1",
+                   "judge_config"]
+ITEM = ["task_id", "completion_id", "checkpoint_id"]
+
+
+def _healthbench_f1(g: pd.DataFrame) -> float:
+    """HealthBench's balanced F1 over (judge, label) pairs, items being (task, completion, criterion)."""
+    from pipelines.core.meta_eval import healthbench_pairwise_f1
+
+    judged = g[g["met"].notna()]
+    keys = [k for k in ITEM if k in judged]
+    items = [(bool(t["met"].iloc[0]), [bool(x) for x in t["expert_met"]]) for _, t in judged.groupby(keys, sort=True)]
+    f1 = healthbench_pairwise_f1([a for a, _ in items], [b for _, b in items]) if items else None
+    return float("nan") if f1 is None else f1
 
 
 def summary_table(df: pd.DataFrame, samples: int, seed: int, config_hash: str) -> pd.DataFrame:
-    """Per judge mode, Overall and per domain. `df`: judge_mode, domain, task_id, expert_met, met."""
+    """Per benchmark source and judge mode, Overall and per domain.
+
+    `df`: one row per expert label: judge_mode, domain, task_id, checkpoint_id, expert_met, met (the judge's
+    verdict, None for a judge error), and optionally benchmark and completion_id. A checkpoint graded by
+    several experts has one row per expert, so every label is one (expert, judge) pair (HealthBench's
+    pairwise rule); checkpoints of a task move together in the bootstrap.
+    """
+    df = df.copy()
+    df["benchmark"] = df["benchmark"].fillna("xpertbench") if "benchmark" in df else "xpertbench"
+    if "completion_id" not in df:
+        df["completion_id"] = "anchor"
     rows = []
-    for mode, by_mode in df.groupby("judge_mode", sort=True):
+    for (bench, mode), by_mode in df.groupby(["benchmark", "judge_mode"], sort=True):
         scopes = [("Overall", by_mode)] + [(d, g) for d, g in by_mode.groupby("domain", sort=True)]
         for scope, g in scopes:
             per_task = [list(zip(t["expert_met"], [None if pd.isna(x) else bool(x) for x in t["met"]]))
                         for _, t in g.groupby("task_id", sort=True)]
             s = summarize(per_task, samples=samples, seed=seed)
-            row = {"judge_mode": mode, "scope": scope, "n_tasks": len(per_task), "n_checkpoints": s.n_checkpoints,
-                   "n_judged": s.n_judged, "n_judge_errors": s.n_judge_errors, "judge_config": config_hash}
+            row = {"benchmark": bench, "judge_mode": mode, "scope": scope, "n_tasks": len(per_task),
+                   "n_checkpoints": int(g[ITEM].drop_duplicates().shape[0]), "n_labels": s.n_checkpoints,
+                   "n_judged": s.n_judged, "n_judge_errors": s.n_judge_errors, "judge_config": config_hash,
+                   "healthbench_f1": _healthbench_f1(g)}
             for name in ("agreement", "cdr", "kappa", "balanced_f1"):
                 e = getattr(s, name)
                 row.update({name: e.value, f"{name}_lo": e.lo, f"{name}_hi": e.hi})

@@ -18,7 +18,7 @@ from pipelines.core.submission import Submission
 
 def other_task_example(task: Submission, pool: Iterable[Submission], seed: str = "anchor-example") -> WorkedExample | None:
     candidates = [s for s in pool if s.anchor is not None and s.domain == task.domain
-                  and s.submission_id != task.submission_id]
+                  and s.benchmark == task.benchmark and s.submission_id != task.submission_id]
     if not candidates:
         return None
 

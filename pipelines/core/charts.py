@@ -63,6 +63,7 @@ def distributions(scores: pd.DataFrame) -> bytes:
     for i, d in enumerate(data, 1):
         ax.scatter(np.full(len(d), i) + (np.random.default_rng(i).random(len(d)) - 0.5) * 0.2, d, s=8, alpha=0.5)
     ax.set_ylabel("task score (%)")
-    ax.set_ylim(-2, 102)
+    low = min((float(d.min()) for d in data if len(d)), default=0.0)
+    ax.set_ylim(min(-2, low - 2), 102)  # points rubrics can score below 0 per task (unclipped)
     ax.set_title("Distribution of task scores")
     return _png(fig)

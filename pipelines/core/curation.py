@@ -8,6 +8,8 @@ Rules run in a fixed order and the first that fails names the decision:
   5. exact_duplicate   same normalised prompt as an earlier kept task
   6. near_duplicate    shingled MinHash candidates, confirmed by exact Jaccard >= threshold
   7. difficulty_screen a screening model already scores above the threshold (when scores exist)
+Meta-evaluation sets (`source.use: meta_eval`) are not tasks: they are logged as `meta_eval_set` and go
+to `judge_agreement` only. Every rule is about one task and drops only that task: none can stop the run.
 """
 
 from __future__ import annotations
@@ -26,17 +28,6 @@ from pipelines.config import CurationConfig
 from pipelines.core.submission import Submission
 from pipelines.core.text import cjk_share, normalize, shingles
 
-RULES = (
-    "expert_cap",
-    "missing_field",
-    "missing_component",
-    "prompt_length",
-    "reference_answer",
-    "language",
-    "exact_duplicate",
-    "near_duplicate",
-    "difficulty_screen",
-)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -119,8 +110,16 @@ def curate(
     ordered = sorted(submissions, key=_order_key)
     decisions: dict[str, Decision] = {}
 
+    for s in ordered:
+        if s.source.use == "meta_eval":
+            decisions[s.submission_id] = Decision(
+                s.submission_id, False, "meta_eval_set",
+                "graded completions for judge meta-evaluation (judge_agreement); not a benchmark task")
+
     per_expert: dict[str, list[str]] = defaultdict(list)
     for s in ordered:
+        if s.submission_id in decisions:
+            continue
         if s.expert is None:  # public sources have no expert; the cap does not apply
             continue
         per_expert[s.expert.id].append(s.submission_id)

@@ -67,6 +67,8 @@ def nonce_for(text: str) -> str:
 
 
 def _rubric_item(c: Checkpoint) -> dict:
+    if c.kind == "unscored":  # a meta-evaluation criterion: graded met / not met, as the graders did
+        return {"id": c.id, "criterion": c.criterion, "polarity": "requirement"}
     if c.kind == "points":
         return {"id": c.id, "criterion": c.criterion, "polarity": "penalty" if c.points < 0 else "requirement",
                 "points": c.points}

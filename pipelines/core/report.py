@@ -51,6 +51,31 @@ def _fmt(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _by_benchmark(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    if "benchmark" not in df or not len(df):
+        return [("xpertbench", df)] if len(df) else []
+    return [(b, g) for b, g in df.groupby(df["benchmark"].fillna("xpertbench"), sort=True)]
+
+
+def _domain_sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, bytes | None]]:
+    """Per benchmark source: the Table-3 layout, domain bars, heatmap and score distribution."""
+    out = []
+    ts = r.task_scores
+    points = (set(ts.loc[ts["rubric_kind"] == "points", "benchmark"])
+              if {"rubric_kind", "benchmark"} <= set(ts.columns) else set())
+    for bench, dom in _by_benchmark(r.domain_scores):
+        wide = domain_table_wide(dom)
+        rule = ("points rubrics: clipped mean of unclipped task scores (HealthBench rule)" if bench in points
+                else "weighted rubrics: mean of S = sum w x / sum w")
+        out.append((f"Scores by domain: {bench}", f"Layout of the paper's Table 3 (%), Overall first; {rule}.",
+                    wide.reset_index(), charts.domain_bars(dom[dom["domain"] != "Overall"], DOMAIN_ORDER)))
+        if wide.shape[1] > 2:
+            out.append((f"Model x domain heatmap: {bench}", "", None, charts.heatmap(wide)))
+    for bench, ts in _by_benchmark(r.task_scores):
+        out.append((f"Score distributions: {bench}", "", None, charts.distributions(ts)))
+    return out
+
+
 def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, bytes | None]]:
     """(title, note, table, png) in report order."""
     board = r.leaderboard.assign(score=r.leaderboard["score"].map(_pct),
@@ -58,9 +83,10 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     cols = ["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "truncated_answers",
             "judge_error_rate", "note"]
     board = board[[c for c in cols if c in board]]
-    wide = domain_table_wide(r.domain_scores) if len(r.domain_scores) else pd.DataFrame()
-    agree = r.judge_agreement[["judge_mode", "scope", "n_tasks", "n_checkpoints", "n_judge_errors", "agreement",
-                               "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1"]] if len(r.judge_agreement) else None
+    agree_cols = [c for c in ("benchmark", "judge_mode", "scope", "n_tasks", "n_checkpoints", "n_labels",
+                              "n_judge_errors", "agreement", "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1",
+                              "healthbench_f1") if c in r.judge_agreement]
+    agree = r.judge_agreement[agree_cols] if len(r.judge_agreement) else None
     items = r.rubric_item_analytics
     flagged = items[items["flag"] != ""].sort_values(["flag", "task_id"])[
         ["task_id", "checkpoint_id", "flag", "models_met", "models_judged", "criterion"]] if len(items) else None
@@ -69,22 +95,23 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     truncated = (ts[ts["answer_truncated"].fillna(False).astype(bool)][["model", "task_id", "domain", "status", "score"]]
                  .sort_values(["model", "task_id"]) if "answer_truncated" in ts and len(ts) else None)
     return [
-        ("Leaderboard", "Mean weighted task score over Gold tasks (S = sum w x / sum w), 95% percentile bootstrap "
-         "CI over tasks. truncated_answers: Gold answers that stopped at the model's max_tokens (finish_reason "
-         "length); they are scored as judged (or were regenerated with a larger limit, per generation.truncation).",
-         board, None),
+        ("Leaderboard", "One board per benchmark source; scores of different sources are never averaged. "
+         "Weighted rubrics (XpertBench): mean task score S = sum w x / sum w over Gold tasks. Points rubrics "
+         "(HealthBench): achieved points over positive points per task, unclipped; the mean is clipped to "
+         "[0, 1]. 95% percentile bootstrap CI over tasks (each replicate clipped for points). truncated_answers: Gold "
+         "answers that stopped at the model's max_tokens (finish_reason length); they are scored as judged (or were "
+         "regenerated with a larger limit, per generation.truncation).", board, None),
         ("Truncated answers", "Candidate answers that stopped at max_tokens, per model and task: the judge graded "
          "what was there. Raise the model's max_tokens or set generation.truncation: regenerate.", truncated, None),
-        ("Scores by domain", "Layout of the paper's Table 3 (%), Overall first.", wide.reset_index() if len(wide) else None,
-         charts.domain_bars(r.domain_scores[r.domain_scores["domain"] != "Overall"], DOMAIN_ORDER)
-         if len(r.domain_scores) else None),
-        ("Model x domain heatmap", "", None, charts.heatmap(wide) if len(wide) else None),
-        ("Score distributions", "", None, charts.distributions(r.task_scores) if len(r.task_scores) else None),
-        ("Paired comparisons", "Difference in mean task score on shared tasks (a - b), paired bootstrap CI.",
-         r.paired_comparisons, None),
-        ("Judge agreement with experts", "The judge grades expert-graded anchor answers. CDR = P(agree) - "
-         "P(disagree) (the paper reports 52.0% for ShotJudge). ShotJudge uses a worked example from another task "
-         "of the same domain, so the judge never sees the key to the answer it grades.", agree, None),
+        *_domain_sections(r),
+        ("Paired comparisons", "Difference in mean task score on shared tasks (a - b), paired bootstrap CI, "
+         "per benchmark source.", r.paired_comparisons, None),
+        ("Judge agreement with experts", "The judge grades expert-graded answers: XpertBench anchor answers, and "
+         "the completions physicians labelled in meta-evaluation sets (HealthBench format; every physician's "
+         "label counts, pairwise, as in simple-evals). CDR = P(agree) - P(disagree) (the paper reports 52.0% "
+         "for ShotJudge); healthbench_f1 is HealthBench's balanced F1 (its meta-evaluation score). ShotJudge "
+         "uses a worked example from another task of the same benchmark and domain, so the judge never sees "
+         "the key to the answer it grades.", agree, None),
         ("Scores by category", "", r.category_scores, None),
         ("Rubric dimensions", "Checkpoints met per dimension (the paper's 16 dimensions).", r.dimension_scores, None),
         ("Importance levels", "Met rates for Essential / Important / Optional checkpoints.", r.importance_scores, None),

@@ -11,7 +11,10 @@ Schema 1.1 (backward compatible: every 1.0 file parses to the same model and sco
 - `tags` lists on the task and on criteria (1.0's single `tag` stays);
 - `source.dimensions`: a source's own dimension taxonomy (default: the paper's 16);
 - expert, category and reference answer optional (curation rules say which sources require them);
-- `grader_verdicts` per checkpoint, each with a grader id (meta-evaluation).
+- `grader_verdicts` per checkpoint, each with a grader id (meta-evaluation), on `completions`;
+- `source.use: meta_eval` marks a set of graded completions for judge meta-evaluation (not a benchmark
+  task): its criteria may be unscored (no weight, no points);
+- `source.provenance`: where an importer took the submission from (file, sha256, line or sheet row).
 """
 
 from __future__ import annotations
@@ -29,9 +32,8 @@ from pipelines.core.taxonomy import load_taxonomy
 from pipelines.paths import VALIDATION_DIR
 
 SCHEMA_VERSION = "1.0"
-SCHEMA_VERSIONS = ("1.0", "1.1")
 Role = Literal["system", "user", "assistant", "developer"]
-RubricKind = Literal["weighted", "points"]
+RubricKind = Literal["weighted", "points", "unscored"]
 Importance = Literal["Essential", "Important", "Optional"]
 Polarity = Literal["requirement", "must_not"]
 Verdict = Literal["met", "not_met"]
@@ -87,6 +89,14 @@ class Attachment(_Strict):
     description: str | None = None
 
 
+class Completion(_Strict):
+    """An answer to the task that graders labelled (meta-evaluation) or that the source ships (1.1)."""
+
+    id: NonEmpty
+    response: str
+    origin: str | None = None  # e.g. "meta_eval", "reference_completion"
+
+
 class GraderVerdict(_Strict):
     """One grader's verdict on a checkpoint for a given completion (meta-evaluation, 1.1)."""
 
@@ -125,20 +135,19 @@ class Checkpoint(_Strict):
                 raise ValueError("points must be non-zero (negative for a penalty)")
             if self.polarity == "must_not":
                 raise ValueError("points rubrics express penalties as negative points, not must_not")
-        else:
+        elif self.weight is not None or self.importance is not None:
             if self.weight is None or self.importance is None:
                 raise ValueError("a criterion needs weight and importance (weighted) or points (points rubric)")
             if self.dimension is None:
                 raise ValueError("a weighted criterion needs a dimension")
+        # Neither: an unscored criterion, allowed only in meta-evaluation sets (Submission checks).
         return self
 
     @property
     def kind(self) -> RubricKind:
-        return "points" if self.points is not None else "weighted"
-
-    @property
-    def all_tags(self) -> list[str]:
-        return ([self.tag] if self.tag else []) + [t for t in self.tags if t != self.tag]
+        if self.points is not None:
+            return "points"
+        return "weighted" if self.weight is not None else "unscored"
 
 
 class Review(_Strict):
@@ -169,6 +178,21 @@ class Anchor(_Strict):
         return self
 
 
+class Provenance(_Strict):
+    """Where an importer read this submission (1.1): enough to find the exact source record again."""
+
+    importer: Literal["healthbench", "healthbench_meta_eval", "sheet"]
+    file: NonEmpty  # source file name (not the full path: the same file imported from anywhere is one record)
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    lines: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # JSONL line numbers (1-based)
+    sheet: str | None = None
+    rows: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # spreadsheet rows (1-based)
+    original_id: str | None = None  # the source's own id (HealthBench prompt_id)
+    # Source fields with no place in the schema, kept verbatim so the record can be rebuilt
+    # (HealthBench: canary, ideal_completions_group).
+    kept: dict[str, str | None] = Field(default_factory=dict)
+
+
 class Source(_Strict):
     """Where the submission came from: `project` sample data or an external source with licence."""
 
@@ -178,6 +202,8 @@ class Source(_Strict):
     citation: str | None = None
     license: str | None = None
     notes: str | None = None
+    use: Literal["benchmark", "meta_eval"] = "benchmark"  # meta_eval: graded completions, not a task
+    provenance: Provenance | None = None
 
 
 class Submission(_Strict):
@@ -195,6 +221,7 @@ class Submission(_Strict):
     rubric: list[Checkpoint] = Field(min_length=1)
     review: Review = Field(default_factory=Review)
     anchor: Anchor | None = None
+    completions: list[Completion] = Field(default_factory=list)
     source: Source = Field(default_factory=Source)
 
     @field_validator("domain")
@@ -212,6 +239,10 @@ class Submission(_Strict):
         kinds = {c.kind for c in self.rubric}
         if len(kinds) > 1:
             raise ValueError("one rubric uses one kind: weight+importance or points, not both")
+        if self.rubric_kind == "unscored" and self.source.use != "meta_eval":
+            raise ValueError("a criterion needs weight and importance (weighted) or points (points rubric); "
+                             "unscored criteria only in meta-evaluation sets (source.use: meta_eval)")
+        _check_completions(self)
         if self.rubric_kind == "points" and not any(c.points > 0 for c in self.rubric):
             raise ValueError("a points rubric needs at least one positive criterion")
         allowed = set(self.source.dimensions or load_taxonomy().dimensions)
@@ -270,12 +301,29 @@ def render_transcript(messages: list[Message]) -> str:
     return "\n\n".join(f"[{m.role}]\n{m.content}" for m in messages)
 
 
+def _check_completions(s: Submission) -> None:
+    ids = [c.id for c in s.completions]
+    if len(ids) != len(set(ids)):
+        raise ValueError("completion ids must be unique")
+    unknown = sorted({v.completion_id for c in s.rubric for v in c.grader_verdicts} - set(ids))
+    if unknown:
+        raise ValueError(f"grader verdicts name unknown completion ids {unknown}; list them in completions")
+    for c in s.rubric:
+        pairs = [(v.grader_id, v.completion_id) for v in c.grader_verdicts]
+        if len(pairs) != len(set(pairs)):
+            raise ValueError(f"checkpoint {c.id}: one verdict per grader and completion")
+    if s.source.use == "meta_eval" and not any(c.grader_verdicts for c in s.rubric):
+        raise ValueError("a meta-evaluation set needs grader verdicts")
+
+
 def _require_1_0(s: Submission) -> None:
     """1.0 files keep 1.0's rules: expert and category present, weighted rubric, no 1.1 fields."""
     if s.expert is None or s.category is None:
         raise ValueError("schema_version 1.0 requires expert and category (use 1.1 for sources without them)")
-    if s.task.messages is not None or s.tags or s.source.dimensions is not None:
-        raise ValueError("task.messages, tags and source.dimensions need schema_version 1.1")
+    if (s.task.messages is not None or s.tags or s.source.dimensions is not None or s.completions
+            or s.source.use != "benchmark" or s.source.provenance is not None):
+        raise ValueError("task.messages, tags, completions and source.dimensions/use/provenance need "
+                         "schema_version 1.1")
     for c in s.rubric:
         if c.kind != "weighted" or c.tags or c.grader_verdicts:
             raise ValueError(f"checkpoint {c.id}: points, tags and grader_verdicts need schema_version 1.1")

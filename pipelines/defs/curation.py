@@ -34,7 +34,7 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
                 "submission_id": d.submission_id,
                 "source_path": meta.at[d.submission_id, "source_path"],
                 "source_sha256": meta.at[d.submission_id, "source_sha256"],
-                "decision": "kept" if d.kept else "dropped",
+                "decision": "kept" if d.kept else ("meta_eval" if d.rule == "meta_eval_set" else "dropped"),
                 "rule": d.rule,
                 "detail": d.detail,
                 "related_id": d.related_id,
@@ -73,6 +73,7 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
     })
     yield hashed_output(log, "curation_log", {
         "kept": int((log["decision"] == "kept").sum()),
+        "meta_eval_sets": int((log["decision"] == "meta_eval").sum()),
         "dropped": len(dropped),
         "dropped_by_rule": counts_md(dropped["rule"], "rule"),
         "dropped_detail": md_table(dropped[["submission_id", "rule", "detail"]]),
@@ -92,8 +93,9 @@ def build(b: Build) -> list:
                 "curation_log": dg.AssetOut(
                     group_name=GROUP, automation_condition=AUTO, code_version=b.versions["curation"], kinds={"pandas", "parquet"},
                     description="One decision per valid submission: kept, or dropped with the rule and detail "
-                    "(expert cap, missing component, reference answer, language, exact/near duplicate, "
-                    "difficulty screen).",
+                    "(expert cap, required fields per source, missing component, prompt length, reference answer, "
+                    "language, exact/near duplicate, difficulty screen); meta-evaluation sets are logged as "
+                    "'meta_eval' (they feed judge_agreement). A task's property drops that task, never the run.",
                 ),
             },
             ins={"submissions": dg.AssetIn()},

@@ -50,8 +50,10 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
     requests = generation_requests(subs, model, cfg.template_version, cfg.replicates)
     sha = dict(zip(tasks["task_id"], tasks["source_sha256"]))
     runner = llm.runner
-    runner.register_oracle({r.last_user_text: subs[r.tags["task_id"]].reference_answer or ""
-                            for r in requests})
+    # Only tasks with a reference answer (public benchmarks may have none: the stand-ins then answer
+    # generically instead of with an empty text).
+    runner.register_oracle({r.last_user_text: subs[r.tags["task_id"]].reference_answer for r in requests
+                            if (subs[r.tags["task_id"]].reference_answer or "").strip()})
     results = runner.run(requests, desc=f"generations[{model}]", check=TRUNCATED)
     regenerated: set[int] = set()
     if cfg.truncation == "regenerate":

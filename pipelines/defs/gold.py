@@ -20,7 +20,17 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     eligible = tasks[~tasks["task_id"].isin(blocked)]
     for tid in sorted(set(tasks["task_id"]) & blocked):
         context.log.info(f"{tid} not eligible for Gold: rubric lint error")
-    picks = select_gold(list(zip(eligible["task_id"], eligible["domain"])), cfg)
+    # Stratified per benchmark source, so adding HealthBench tasks never changes the XpertBench Gold.
+    picks = []
+    for bench, g in eligible.groupby("benchmark", sort=True):
+        chosen = select_gold(list(zip(g["task_id"], g["domain"])), cfg)
+        if cfg.size is not None and len(chosen) != cfg.size:
+            floor = cfg.min_per_domain * g["domain"].nunique()
+            why = (f"gold.min_per_domain={cfg.min_per_domain} in each of {g['domain'].nunique()} domains needs "
+                   f"{floor} (lower gold.min_per_domain)" if len(chosen) > cfg.size
+                   else f"only {len(g)} tasks are eligible")
+            context.log.warning(f"Gold of {bench} has {len(chosen)} tasks, not gold.size={cfg.size}: {why}")
+        picks += chosen
     info = tasks.set_index("task_id")
     gold = pd.DataFrame(
         [{
@@ -31,8 +41,9 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
         } for p in picks],
         columns=GOLD_COLUMNS,
     )
-    per_domain = (eligible.groupby("domain").size().rename("eligible").to_frame()
-                  .join(gold.groupby("domain").size().rename("gold")).fillna(0).astype(int).reset_index())
+    keys = ["benchmark", "domain"]
+    per_domain = (eligible.groupby(keys).size().rename("eligible").to_frame()
+                  .join(gold.groupby(keys).size().rename("gold")).fillna(0).astype(int).reset_index())
     return hashed_output(gold, metadata={
         "gold_size": len(gold),
         "eligible": len(eligible),
@@ -47,7 +58,8 @@ def build(b: Build) -> list:
         dg.asset(
             group_name=GROUP, automation_condition=AUTO, code_version=b.versions["gold"], kinds={"pandas", "parquet"},
             ins={"tasks": dg.AssetIn(), "rubric_findings": dg.AssetIn()},
-            description="XpertBench-Gold: tasks sampled per domain in proportion to size with a per-domain floor, "
+            description="XpertBench-Gold: tasks sampled per benchmark source and domain in proportion to size with a "
+            "per-domain floor, "
             "ranked within each domain by a keyed hash so that adding tasks does not reshuffle Gold. Tasks with "
             "rubric lint errors are not eligible.",
         )(gold_tasks),

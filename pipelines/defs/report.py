@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.frames import sha256_text
-from pipelines.defs.common import AUTO, Build, concat_partitions
+from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "reporting"
@@ -17,7 +17,7 @@ LINEAGE = ["submissions", "submission_quarantine", "tasks", "curation_log", "rub
            "gold_tasks"]
 
 
-def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> pd.DataFrame:
+def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **tables) -> dg.Output:
     # Imported here: matplotlib costs about a second, and loading the definitions should not pay it.
     from pipelines.core.report import ReportInputs, render
 
@@ -45,10 +45,17 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
     charts = {f"chart_{p.stem}": dg.MetadataValue.md(
         f"![{p.stem}](data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()})")
         for p in sorted((html_path.parent / "images").glob("*.png"))}
-    context.add_output_metadata({**charts, "report_html": dg.MetadataValue.path(str(html_path)),
-                                 "report_md": dg.MetadataValue.path(str(md_path)),
-                                 "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
-    return df
+    if xpertbench.assets_url:  # a team's assets live in a shared store: the report goes there too
+        from pipelines.defs.io import publish_folder
+
+        url = publish_folder(html_path.parent, xpertbench.assets_url, "report")
+        charts["report_url"] = dg.MetadataValue.url(f"{url}/report.html")
+    # The data version is the files' content hash (not their paths): the same inputs give the same
+    # report hash whenever and wherever it is built.
+    out = hashed_output(df[["sha256"]], metadata={
+        **charts, "report_html": dg.MetadataValue.path(str(html_path)), "report_md": dg.MetadataValue.path(str(md_path)),
+        "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
+    return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
 
 
 def build(b: Build) -> list:

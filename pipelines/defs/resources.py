@@ -26,18 +26,26 @@ class XpertBenchResource(dg.ConfigurableResource):
     config_path: str
     models_path: str
     overrides: str = ""  # XPERTBENCH_SET syntax: section.key=value;...
+    # Team deployment ("" = embedded default); never a secret (Settings refuses URLs with passwords).
+    call_store: str = ""
+    assets_url: str = ""
+    executor: str = "default"
+    celery_queue: str = "xpertbench"
     _settings: Settings | None = PrivateAttr(default=None)
 
     @classmethod
     def from_settings(cls, s: Settings) -> XpertBenchResource:
         return cls(raw_dir=str(s.raw_dir), assets_dir=str(s.assets_dir), config_path=str(s.config_path),
-                   models_path=str(s.models_path), overrides=s.to_env()["XPERTBENCH_SET"])
+                   models_path=str(s.models_path), overrides=s.to_env()["XPERTBENCH_SET"],
+                   call_store=s.call_store, assets_url=s.assets_url, executor=s.executor, celery_queue=s.celery_queue)
 
     def settings(self) -> Settings:
         if self._settings is None:
             # env={}: the fields alone decide, exactly as they did when the definitions were built.
             self._settings = Settings.load(raw_dir=self.raw_dir, assets_dir=self.assets_dir, config=self.config_path,
-                                           models=self.models_path, overrides=self.overrides, env={})
+                                           models=self.models_path, overrides=self.overrides, env={},
+                                           call_store=self.call_store, assets_url=self.assets_url,
+                                           executor=self.executor, celery_queue=self.celery_queue)
         return self._settings
 
     def config(self) -> PipelineConfig:
@@ -60,6 +68,13 @@ class XpertBenchResource(dg.ConfigurableResource):
     def call_store_path(self) -> Path:
         return self.assets_path / "llm_calls.sqlite"
 
+    @property
+    def call_store_url(self) -> str:
+        """The shared call store (XPERTBENCH_CALL_STORE) or the SQLite file in the assets folder."""
+        if self.call_store:
+            return self.call_store
+        return f"sqlite:///{self.call_store_path}"  # assets_path creates the folder
+
 
 class LLMResource(dg.ConfigurableResource):
     """The LLM runner and its call store, opened for a run's steps and closed after them.
@@ -76,7 +91,7 @@ class LLMResource(dg.ConfigurableResource):
         from pipelines.llm.runner import LLMRunner  # the SDKs cost seconds to import
 
         log = context.log.info if context.log is not None else None
-        self._runner = LLMRunner(self.xpertbench.models(), self.xpertbench.call_store_path, log=log,
+        self._runner = LLMRunner(self.xpertbench.models(), self.xpertbench.call_store_url, log=log,
                                  progress=self.progress, standin_latency_s=self.standin_latency_s)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -34,14 +34,15 @@ def code_versions(s: Settings) -> dict[str, str]:
     report_src = sha256_text(Path(report_module.__file__).read_text(encoding="utf-8"))
     return {
         "intake": _v("intake-v2", cfg.intake.fingerprint()),
-        "curation": _v("curation-v1", cfg.curation.fingerprint()),
-        "rubrics": _v("rubrics-v1", cfg.rubric.fingerprint()),
-        "gold": _v("gold-v1", cfg.gold.fingerprint()),
+        "curation": _v("curation-v2", cfg.curation.fingerprint()),
+        "rubrics": _v("rubrics-v2", cfg.rubric.fingerprint()),
+        "gold": _v("gold-v2", cfg.gold.fingerprint()),
         "generations": _v("generations-v1", template_hash(cfg.generation.template_version),
+                          template_hash(cfg.generation.template_version, conversation=True),
                           cfg.generation.fingerprint()),
         "judgements": _v("judgements-v2", *judge_parts),
         "task_scores": _v("task-scores-v1", cfg.judge.fingerprint()),
-        "agreement": _v("agreement-v2", *judge_parts, cfg.agreement.fingerprint()),
-        "aggregates": _v("aggregates-v1", cfg.stats.fingerprint(), cfg.checks.fingerprint()),
-        "report": _v("report-v2", report_src, cfg.stats.fingerprint()),
+        "agreement": _v("agreement-v3", *judge_parts, cfg.agreement.fingerprint()),
+        "aggregates": _v("aggregates-v2", cfg.stats.fingerprint(), cfg.checks.fingerprint()),
+        "report": _v("report-v3", report_src, cfg.stats.fingerprint()),
     }

@@ -11,8 +11,10 @@ import random
 from collections import Counter
 from collections.abc import Callable
 
+from pipelines.llm import cancel
 from pipelines.llm.accounting import estimate_input_tokens, estimate_output_tokens
 from pipelines.llm.clients import ChatClient, Completion
+from pipelines.llm.clock import Clock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.retry import Backoff, Failure, classify
@@ -22,13 +24,12 @@ from pipelines.llm.types import LLMRequest, LLMResult
 
 async def call_with_retries(
     config: ModelsConfig, request: LLMRequest, key: str, client: ChatClient, limiter: ProviderLimiter,
-    stats: Counter[str], rng: random.Random, redact: Callable[[str | None], str | None],
+    stats: Counter[str], rng: random.Random, redact: Callable[[str | None], str | None], clock: Clock,
 ) -> LLMResult:
     model = config.model(request.model)
     provider = config.providers[model.provider]
     backoff = Backoff(provider.backoff_base_s, provider.backoff_max_s, provider.retry_after_cap_s)
     est_tokens = estimate_input_tokens(request) + estimate_output_tokens(model)
-    loop = asyncio.get_running_loop()
     deadline: float | None = None
     attempts = 0
     failure: Failure | None = None
@@ -40,16 +41,17 @@ async def call_with_retries(
         completion: Completion | None = None
         if deadline is None:
             await limiter.acquire(est_tokens)
-            deadline = loop.time() + provider.deadline_s
+            deadline = clock.now() + provider.deadline_s
         else:
             try:
                 # A retry queues for a slot again; that wait counts against the deadline.
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout(max(0.0, deadline - clock.now())):
                     await limiter.acquire(est_tokens)
             except TimeoutError:
                 return failed(deadline_failure(provider.deadline_s, failure))
         try:
-            budget = min(provider.timeout_s, deadline - loop.time())
+            await cancel.checkpoint()  # after a Ctrl-C nothing new leaves, retries included
+            budget = min(provider.timeout_s, deadline - clock.now())
             if budget <= 0:
                 return failed(deadline_failure(provider.deadline_s, failure))
             attempts += 1
@@ -72,10 +74,10 @@ async def call_with_retries(
         if failure.status == 429 and failure.retry_after_s:
             limiter.cool_down(min(failure.retry_after_s, provider.retry_after_cap_s))
         delay = backoff.delay(attempts - 1, failure.retry_after_s, rng)
-        if loop.time() + delay >= deadline:
+        if clock.now() + delay >= deadline:
             return failed(deadline_failure(provider.deadline_s, failure))
         stats["retries"] += 1
-        await asyncio.sleep(delay)
+        await clock.sleep(delay)
 
 
 def succeeded_result(config: ModelsConfig, request: LLMRequest, key: str, attempts: int, c: Completion) -> LLMResult:

@@ -1,80 +1,13 @@
-"""Content tokens for the stand-in judge's lexical rule (pure functions, no I/O).
+"""The stand-in judge's lexical rule: how much of a criterion an answer covers (pure, no I/O).
 
-The rule is deliberately transparent: a criterion's "content tokens" are its meaningful words
-(lowercase, >= 4 letters, not a stopword), its numbers (kept verbatim with decimals and a
-trailing percent sign, e.g. ``15.0``, ``1.16``, ``102.1%``) and, for Chinese text, bigrams of
-consecutive CJK characters (Chinese has no spaces, so single characters are too common and
-whole runs too rare to match). Nothing here claims to measure answer quality.
+The rule is deliberately transparent: a criterion is met when enough of its content tokens
+(pipelines/core/text.py: meaningful words, numbers, CJK bigrams) occur in the answer. Nothing
+here claims to measure answer quality.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
-
-# Numbers first so "102.1%" stays one token; then runs of letters (any script, no digits).
-_TOKEN = re.compile(r"\d+(?:\.\d+)*%?|[^\W\d_]+")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-
-# Small on purpose: frequent English function words of >= 4 letters plus rubric boilerplate
-# ("the response must mention ...") that would otherwise match every answer.
-STOPWORDS: frozenset[str] = frozenset(
-    """
-    about above after again against also because been before being below between both could
-    does doing down during each either every from further have having here into itself just
-    more most much must need needs only other over same shall should some such than that their
-    theirs them then there these they this those through under until upon very were what when
-    where which while whom whose will with within without would your yours
-    answer answers response responses mention mentions mentioned include includes including
-    provide provides state states stated explain explains identify identifies correctly
-    clearly accurately appropriately properly least
-    """.split()
-)
-
-# Leading negation of a "must not" criterion; the judge tests the text after it.
-_MUST_NOT_PREFIX = re.compile(
-    r"^\s*(?:the\s+(?:response|answer)\s+)?(?:must\s+not|mustn't|should\s+not|shouldn't|does\s+not|"
-    r"doesn't|do\s+not|don't|never|avoid(?:s)?|不得|不应|不能|不要|不可|切勿)\s*[:：,，\-]?\s*",
-    re.IGNORECASE,
-)
-
-
-def normalize(text: str) -> str:
-    """NFKC (full-width digits and letters become ASCII) and lowercase."""
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def _is_number(tok: str) -> bool:
-    return tok[0].isdigit()
-
-
-def content_tokens(text: str) -> set[str]:
-    """The set of content tokens of ``text`` (see module docstring)."""
-    out: set[str] = set()
-    for tok in _TOKEN.findall(normalize(text)):
-        if _is_number(tok):
-            out.add(tok)
-            continue
-        # A letter run may mix scripts ("gdp增长率"): split CJK runs out of it.
-        last = 0
-        for m in _CJK_RUN.finditer(tok):
-            _add_word(out, tok[last : m.start()])
-            run = m.group()
-            out.update(run[i : i + 2] for i in range(len(run) - 1))
-            last = m.end()
-        _add_word(out, tok[last:])
-    return out
-
-
-def _add_word(out: set[str], word: str) -> None:
-    if len(word) >= 4 and word not in STOPWORDS:
-        out.add(word)
-
-
-def strip_must_not(criterion: str) -> str:
-    """The criterion text after a leading "Must not" (or a close variant); unchanged otherwise."""
-    return _MUST_NOT_PREFIX.sub("", criterion, count=1)
 
 
 def coverage(criterion_tokens: Iterable[str], answer_tokens: set[str]) -> tuple[float, list[str], list[str]]:

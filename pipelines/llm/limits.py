@@ -8,22 +8,23 @@ Three limits, taken in this order for each HTTP attempt:
 3. ``requests_per_minute`` - calls are spaced 60/rpm seconds apart (no bursts), and
    ``tokens_per_minute`` - a token bucket holding one minute's budget, debited by an estimate
    before the call and corrected with the real usage after it.
-The rate state is plain arithmetic on ``time.monotonic()`` under a thread lock, so it survives
-across batches and event loops: the limits hold for the runner's whole life.
+The rate state is plain arithmetic on the runner's clock (pipelines/llm/clock.py) under a thread
+lock, so it survives across batches and event loops: the limits hold for the runner's whole life.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import weakref
 
+from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ProviderConfig
 
 
 class ProviderLimiter:
-    def __init__(self, provider: ProviderConfig) -> None:
+    def __init__(self, provider: ProviderConfig, clock: Clock | None = None) -> None:
+        self.clock = clock or MonotonicClock()
         self.max_concurrency = provider.max_concurrency
         self.rpm = provider.requests_per_minute
         self.tpm = provider.tokens_per_minute
@@ -31,7 +32,7 @@ class ProviderLimiter:
         self._next_request_at = 0.0
         self._cooldown_until = 0.0
         self._tokens = float(self.tpm or 0)
-        self._tokens_at = time.monotonic()
+        self._tokens_at = self.clock.now()
         self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -47,12 +48,12 @@ class ProviderLimiter:
     def cool_down(self, seconds: float) -> None:
         """Hold every new attempt on this provider for ``seconds`` (from a 429's retry-after)."""
         with self._lock:
-            self._cooldown_until = max(self._cooldown_until, time.monotonic() + seconds)
+            self._cooldown_until = max(self._cooldown_until, self.clock.now() + seconds)
 
     def _reserve_rate(self, est_tokens: int) -> float:
         """Reserve a request slot and tokens; returns how long to wait before sending."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.now()
             start = max(now, self._cooldown_until)
             if self.rpm:
                 start = max(start, self._next_request_at)
@@ -85,10 +86,10 @@ class ProviderLimiter:
             if self.rpm or self.tpm:
                 wait = self._reserve_rate(est_tokens)
                 if wait > 0:
-                    await asyncio.sleep(wait)
+                    await self.clock.sleep(wait)
             # A 429 elsewhere may have started (or extended) a cool-down while we waited.
             while (wait := self._cooldown_wait()) > 0:
-                await asyncio.sleep(wait)
+                await self.clock.sleep(wait)
         except BaseException:
             sem.release()
             raise
@@ -98,4 +99,4 @@ class ProviderLimiter:
 
     def _cooldown_wait(self) -> float:
         with self._lock:
-            return self._cooldown_until - time.monotonic()
+            return self._cooldown_until - self.clock.now()

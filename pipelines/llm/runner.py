@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
 import urllib.request
@@ -29,9 +30,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.llm import cancel
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
+from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims, Claim
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
+from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.loop_thread import LoopThread
@@ -39,7 +43,7 @@ from pipelines.llm.progress import BatchProgress, ReplyCheck
 from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
-from pipelines.llm.store import CallStore, call_key, key_material, key_of
+from pipelines.llm.store import CallStoreBase, StoredCall, call_key, key_material, key_of, open_store
 from pipelines.llm.types import LLMRequest, LLMResult
 from pipelines.llm.writes import BatchedWrites, response_record
 
@@ -50,21 +54,28 @@ class LLMRunner:
     def __init__(
         self,
         config: ModelsConfig,
-        store_path: Path | str,
+        store_path: Path | str | CallStoreBase,
         log: Callable[[str], None] | None = None,
         progress: bool = True,
         *,
         standin_latency_s: float = 0.0,
         seed: int | None = None,
+        claim_ttl_s: float = DEFAULT_TTL_S,
+        clock: Clock | None = None,
     ) -> None:
-        """``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
-        the backoff jitter (answers never depend on it)."""
+        """``store_path``: a SQLite path, a store URL (``sqlite:///...``, ``postgresql://...``) or a
+        store. ``standin_latency_s`` delays every built-in stand-in reply (benchmarks); ``seed`` fixes
+        the backoff jitter (answers never depend on it); ``claim_ttl_s``: after how long without
+        renewal another worker may take over a call this runner claimed (llm/claims.py); ``clock``
+        times limits, backoff and deadlines (tests pass a virtual one)."""
         self.config = config
-        self.store = CallStore(store_path)
+        self.store = open_store(store_path)
+        self._claim_ttl_s = claim_ttl_s
         self._log = log
         self._progress = progress
         self._standin_latency_s = standin_latency_s
-        self._limiters = {name: ProviderLimiter(p) for name, p in config.providers.items()}
+        self._clock = clock or MonotonicClock()
+        self._limiters = {name: ProviderLimiter(p, self._clock) for name, p in config.providers.items()}
         self._server: StandinServer | None = None
         self._loop: LoopThread | None = None
         self._clients: dict[str, ChatClient] = {}
@@ -168,10 +179,13 @@ class LLMRunner:
         fut = loop.submit(self._arun(requests, desc, check))
         try:
             return fut.result()
-        except BaseException:
+        except BaseException as exc:
             # Ctrl-C or a caller-side cancellation: stop the batch instead of letting it run on
             # unseen in the background. Finished calls are already in the store.
             fut.cancel()
+            if cancel.stopping() and isinstance(exc, concurrent.futures.CancelledError | asyncio.CancelledError):
+                raise cancel.LLMCancelled(f"{desc or 'llm'}: stopped by a cancel request (Ctrl-C/SIGTERM); "
+                                          "finished calls are in the store") from None
             raise
 
     async def arun(self, requests: Sequence[LLMRequest], desc: str = "", check: ReplyCheck | None = None) -> list[LLMResult]:
@@ -183,7 +197,11 @@ class LLMRunner:
         return await asyncio.wrap_future(loop.submit(self._arun(requests, desc, check)))
 
     async def _arun(self, requests: Sequence[LLMRequest], desc: str, check: ReplyCheck | None = None) -> list[LLMResult]:
-        desc = desc or "llm"
+        with cancel.batch():  # reachable by cancel.cancel_batches() (Ctrl-C in the CLI)
+            return await self._arun_batch(requests, desc or "llm", check)
+
+    async def _arun_batch(self, requests: Sequence[LLMRequest], desc: str,
+                          check: ReplyCheck | None = None) -> list[LLMResult]:
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
         stored = self.store.get_many(keys)
@@ -216,14 +234,41 @@ class LLMRunner:
                              problems=sum(problems([i], results[i]) for i in hits))  # type: ignore[arg-type]
         stats: Counter[str] = Counter()
         writes = BatchedWrites(self.store, progress.log)
+        # Claims: another worker sending one of these calls right now is waited for, not paid twice.
+        claims = BatchClaims(self.store, self._claim_ttl_s)
         try:
             clients = self._clients_for({self.config.model(requests[i].model).provider for i in to_send})
+            # Claim a call only when it is about to be sent: at most twice a provider's max_concurrency
+            # at a time (the calls in flight and the next wave, so that a call waiting in the limiter
+            # for its retry does not hold back the next call's claim).
+            slots = {p: asyncio.Semaphore(2 * self.config.providers[p].max_concurrency) for p in clients}
+
+            async def send(i: int, provider: str) -> LLMResult:
+                res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
+                                              self._limiters[provider], stats, self._rng, self._redact,
+                                              self._clock)
+                if res.ok:
+                    claims.settled(keys[i])
+                else:
+                    await claims.release(keys[i])
+                return res
+
+            async def obtain(i: int, provider: str) -> LLMResult:
+                """Send the call, or read it from the store when another worker paid for it meanwhile."""
+                async with slots[provider]:
+                    got = await claims.claim(keys[i])
+                    if got is Claim.WON:
+                        return await send(i, provider)
+                if got is Claim.HELD:  # another worker is sending it: wait outside the slot
+                    got = await claims.wait(keys[i])
+                    if got is None:  # it gave up or died: ours now
+                        async with slots[provider]:
+                            return await send(i, provider)
+                return stored_result(self.config, requests[i], keys[i], got)
 
             async def one(i: int) -> None:
-                provider = self.config.model(requests[i].model).provider
-                res = await call_with_retries(self.config, requests[i], keys[i], clients[provider],
-                                              self._limiters[provider], stats, self._rng, self._redact)
-                if res.ok:
+                res = await obtain(i, self.config.model(requests[i].model).provider)
+                if res.ok and not res.from_store:
                     writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res
                 if not res.ok:
@@ -239,11 +284,16 @@ class LLMRunner:
             await asyncio.gather(*(one(i) for i in to_send))
         finally:
             progress.close()
-            writes.flush(final=True)  # raises if the store cannot be written: results would be lost
+            try:
+                writes.flush(final=True)  # raises if the store cannot be written: results would be lost
+            finally:
+                await claims.close()
         if to_send:
             progress.log(
-                f"{desc}: sent {len(to_send)} calls ({stats['attempts']} attempts, {stats['retries']} retries), "
-                f"{stats['errors']} failed" + (f", {progress.problems} {progress.problems_label}" if check else "")
+                f"{desc}: sent {len(to_send) - claims.waited} calls ({stats['attempts']} attempts, "
+                f"{stats['retries']} retries), {stats['errors']} failed"
+                + (f"; {claims.waited} answered by another worker" if claims.waited else "")
+                + (f", {progress.problems} {progress.problems_label}" if check else "")
             )
         for lead, idxs in followers.items():
             lead_res = results[lead]

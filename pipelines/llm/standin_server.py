@@ -213,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "params": params,
                     "fault": fault,
                     "prefill": assistant_prefill(body),  # an Anthropic-style prefilled assistant turn
-                    "t": time.monotonic(),  # this process's monotonic clock (spacing checks)
+                    "t": time.monotonic(),  # arrival, for inspection (tests count requests, never time them)
                 }
             )
         if not authorized:

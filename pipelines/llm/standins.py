@@ -25,7 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pipelines.llm.lexical import content_tokens, coverage, normalize, strip_must_not
+from pipelines.core.text import content_tokens, strip_must_not
+from pipelines.llm.lexical import coverage
 
 REQUIREMENT_THRESHOLD = 0.5
 MUST_NOT_THRESHOLD = 0.8
@@ -227,7 +228,6 @@ __all__ = [
     "Reply",
     "generic_answer",
     "judge_reply",
-    "normalize",
     "oracle_key",
     "parse_judge_prompt",
     "reported_model_id",

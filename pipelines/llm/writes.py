@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from pipelines.llm.store import CallStore
+from pipelines.llm.store import CallStoreBase
 from pipelines.llm.types import LLMResult
 
 
@@ -30,7 +30,7 @@ class BatchedWrites:
     """
 
     def __init__(
-        self, store: CallStore, log: Callable[[str], None], flush_s: float = 0.05, max_rows: int = 256
+        self, store: CallStoreBase, log: Callable[[str], None], flush_s: float = 0.05, max_rows: int = 256
     ) -> None:
         self._store, self._log = store, log
         self._flush_s, self._max_rows = flush_s, max_rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from pipelines.core.submission import Submission
@@ -47,9 +46,3 @@ def submission_dict(sid: str = "t-001", *, expert: str = "e1", domain: str = "Fi
 
 def make(sid: str = "t-001", **kw: Any) -> Submission:
     return Submission.model_validate(submission_dict(sid, **kw))
-
-
-def with_changes(d: dict, **changes: Any) -> dict:
-    out = copy.deepcopy(d)
-    out.update(changes)
-    return out

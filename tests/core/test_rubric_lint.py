@@ -58,7 +58,13 @@ def test_rubric_written_for_another_task_is_caught_and_the_match_named():
     right = submission_dict("right", topic="covenant")
     other = submission_dict("other", expert="e2", topic="orbital")
     swapped = dict(other, submission_id="swapped", rubric=right["rubric"])
-    swapped["task"] = {"prompt": "Plan a two-week Italian cooking course for teenagers with recipes."}
+    # A rich prompt: enough words to show the rubric is foreign (a thin one is only a warning).
+    swapped["task"] = {"prompt": (
+        "Plan a two-week Italian cooking course for teenagers at a community centre. Each afternoon session "
+        "lasts ninety minutes in a kitchen with six stations. Cover fresh pasta dough, tomato sauce, risotto, "
+        "focaccia, gelato and pesto, with tasting notes, shopping lists, allergy labelling, knife safety, hygiene "
+        "rules, budgeting per student, seasonal vegetables, regional traditions from Sicily, Tuscany and Liguria, "
+        "and a final family dinner where students present their menus.")}
     swapped["reference_answer"] = "Day one: pasta dough by hand; day two: tomato sauce. " * 8
     subs = [Submission.model_validate(x) for x in (right, other, swapped)]
     found = [f for f in lint_all(subs, CFG) if f.check == "task_rubric_mismatch"]

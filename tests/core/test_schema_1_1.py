@@ -38,6 +38,7 @@ def points_submission(**over) -> dict:
              "grader_verdicts": [{"grader_id": "phys-1", "completion_id": "c1", "verdict": "met"},
                                  {"grader_id": "phys-2", "completion_id": "c1", "verdict": "not_met"}]},
         ],
+        "completions": [{"id": "c1", "response": "Give him some water and let him rest.", "origin": "meta_eval"}],
         "source": {"origin": "public_benchmark", "benchmark": "healthbench"},
     }
     d.update(over)
@@ -114,3 +115,51 @@ def test_every_1_0_file_keeps_its_outcome_and_its_score():
             want = sum(w for w, m in zip(weights, met) if m) / sum(weights)
             assert weighted_score([c.weight for c in r.submission.rubric], met).score == pytest.approx(want)
     assert seen == expected
+
+
+def meta_eval_set(**over) -> dict:
+    d = points_submission(submission_id="hbm-001")
+    for c in d["rubric"]:
+        c.pop("points")
+    d["rubric"][0]["grader_verdicts"] = [{"grader_id": "phys-3", "completion_id": "c1", "verdict": "not_met"}]
+    d["source"]["use"] = "meta_eval"
+    d.update(over)
+    return d
+
+
+def test_unscored_criteria_only_in_meta_evaluation_sets():
+    s = Submission.model_validate(meta_eval_set())
+    assert s.rubric_kind == "unscored" and s.source.use == "meta_eval"
+    d = meta_eval_set()
+    d["source"]["use"] = "benchmark"
+    with pytest.raises(ValidationError, match="unscored criteria only in meta-evaluation sets"):
+        Submission.model_validate(d)
+    d = meta_eval_set()
+    for c in d["rubric"]:
+        c.pop("grader_verdicts", None)
+    with pytest.raises(ValidationError, match="needs grader verdicts"):
+        Submission.model_validate(d)
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda d: d.update(completions=[]), "unknown completion ids"),
+    (lambda d: d["completions"].append(dict(d["completions"][0])), "completion ids must be unique"),
+    (lambda d: d["rubric"][1]["grader_verdicts"].append(
+        {"grader_id": "phys-1", "completion_id": "c1", "verdict": "not_met"}), "one verdict per grader"),
+])
+def test_grader_verdicts_reference_listed_completions(mutate, needle):
+    d = points_submission()
+    mutate(d)
+    with pytest.raises(ValidationError, match=needle):
+        Submission.model_validate(d)
+
+
+def test_provenance_is_1_1_only():
+    prov = {"importer": "sheet", "file": "t.csv", "sha256": "0" * 64, "sheet": "Task", "rows": [2, 3]}
+    d = points_submission()
+    d["source"]["provenance"] = prov
+    assert Submission.model_validate(d).source.provenance.rows == [2, 3]
+    d = json.loads((RAW / "paper_appendix" / "xb-paper-a1.json").read_text())
+    d["source"]["provenance"] = prov
+    r = parse_submission_bytes(json.dumps(d).encode(), "x.json")
+    assert r.submission is None

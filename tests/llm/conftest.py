@@ -32,13 +32,17 @@ def store_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def runner_for(server: StandinServer, store_path: Path) -> Iterator[Any]:
-    """Factory: a runner on the fixture server (closed at teardown); log lines collected in .lines."""
+    """Factory: a runner on the fixture server (closed at teardown); log lines collected in .lines.
+
+    ``clock=FakeClock()`` gives it virtual time for limits, backoff and deadlines."""
     made: list[LLMRunner] = []
 
     def make(**kw: Any) -> LLMRunner:
         lines: list[str] = []
         store = kw.pop("store", store_path)
-        r = LLMRunner(make_config(server.base_url, **kw), store, log=lines.append, progress=False, seed=1)
+        clock = kw.pop("clock", None)
+        r = LLMRunner(make_config(server.base_url, **kw), store, log=lines.append, progress=False, seed=1,
+                      clock=clock)
         r.lines = lines  # type: ignore[attr-defined]
         made.append(r.start())
         return r

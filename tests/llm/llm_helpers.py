@@ -3,6 +3,9 @@ reliably when several test folders have one)."""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import json
 import urllib.request
 from typing import Any
@@ -12,10 +15,11 @@ from pipelines.llm import LLMRequest, ModelsConfig
 SECRET = "sk-test-SECRET123"
 SECRET_ENV = "XPB_TEST_STANDIN_KEY"
 
-# Small, fast policy: fractional backoff so fault tests take milliseconds, not seconds.
+# Small, fast policy: fractional backoff so fault tests take milliseconds, not seconds. The
+# per-attempt timeout is generous: a busy machine must never turn a normal reply into a timeout.
 FAST = {
-    "timeout_s": 2.0,
-    "deadline_s": 10.0,
+    "timeout_s": 10.0,
+    "deadline_s": 30.0,
     "max_retries": 3,
     "retry_after_cap_s": 2.0,
     "backoff_base_s": 0.01,
@@ -63,3 +67,41 @@ def admin(base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
     r = urllib.request.Request(base_url + path, data=data, headers={"content-type": "application/json"})
     with urllib.request.urlopen(r, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+class FakeClock:
+    """Virtual time for the runner (pipelines/llm/clock.py): waiting takes no real time.
+
+    A sleeper registers its wake-up time; once every task that can run has reached its next wait
+    (a fixed number of loop turns, not a duration), the clock jumps to the earliest wake-up and
+    wakes that sleeper. Concurrent sleepers therefore wake in the order of their wake-up times,
+    as on a real clock. Real I/O takes no virtual time. Every requested sleep is recorded.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.t = start
+        self.sleeps: list[float] = []
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._advancer: asyncio.Task[None] | None = None
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._timers, (self.t + max(0.0, seconds), next(self._seq), fut))
+        if self._advancer is None or self._advancer.done():
+            self._advancer = loop.create_task(self._advance())
+        await fut  # a cancelled sleeper leaves a done future that the advancer skips
+
+    async def _advance(self) -> None:
+        while self._timers:
+            for _ in range(50):
+                await asyncio.sleep(0)
+            wake, _, fut = heapq.heappop(self._timers)
+            self.t = max(self.t, wake)
+            if not fut.done():
+                fut.set_result(None)

@@ -88,3 +88,27 @@ def test_one_candidate_gets_a_leaderboard_and_report(tmp_path):
 
     board = pd.read_parquet(tmp_path / "assets" / "leaderboard.parquet")
     assert list(board["model"]) == ["oracle"] and (tmp_path / "assets" / "report" / "report.html").exists()
+
+
+def test_the_llm_resource_is_substitutable_and_closes_what_it_opened(tmp_path):
+    from pipelines.cli.orchestrate import CURATION, materialize
+    from pipelines.defs.resources import LLMResource, XpertBenchResource
+
+    small_raw_folder(tmp_path / "raw", per_domain=1)
+    s = Settings.load(raw_dir=tmp_path / "raw", assets_dir=tmp_path / "assets", config=pipeline_yaml(tmp_path / "x.yaml"),
+                      models=models_yaml(tmp_path / "m.yaml", candidates=("oracle",)), env={})
+    runners = []
+
+    class Recording(LLMResource):  # a test's substitute: the real resource, remembering its runner
+        def setup_for_execution(self, context) -> None:
+            super().setup_for_execution(context)
+            runners.append(self.runner)
+
+    defs = build_definitions(s, resources={"llm": Recording(xpertbench=XpertBenchResource.from_settings(s),
+                                                            progress=False)})
+    with dg.DagsterInstance.ephemeral() as inst:
+        assert materialize(defs, inst, ["raw_submissions"]).success and materialize(defs, inst, CURATION).success
+        assert materialize(defs, inst, ["generations"], partition_key="oracle").success
+    assert runners  # the substitute served the run...
+    for r in runners:  # ...and every runner it opened was closed: no stand-in server, no store handle
+        assert r.standin is None and r._loop is None and r.store._all == []

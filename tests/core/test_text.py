@@ -1,8 +1,9 @@
-"""The stand-in judge's tokeniser: words, numbers, CJK bigrams, stopwords, must-not prefixes."""
+"""The core tokeniser (rubric lint, the stand-in judge): words, numbers, CJK bigrams, stopwords, must-not prefixes."""
 
 from __future__ import annotations
 
-from pipelines.llm.lexical import content_tokens, coverage, strip_must_not
+from pipelines.core.text import content_tokens, strip_must_not
+from pipelines.llm.lexical import coverage
 
 
 def test_words_of_four_or_more_letters_lowercased_minus_stopwords() -> None:
