@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/$(if $(filter team,$(XPERTBENCH_PROFILE)),deploy,.dagster_home)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test ui refresh bench check clean-assets
+.PHONY: run test test-real ui refresh bench check clean-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,3 +33,6 @@ bench: $(STAMP)
 
 clean-assets:
 	rm -rf assets/*.parquet assets/*/ .dagster_home/storage .dagster_home/history .dagster_home/schedules
+
+test-real: $(STAMP)  ## opt-in: the pipeline on SmolLM2-135M served by llama.cpp (builds llama-server once, ~10-25 min)
+	XPERTBENCH_REAL=1 $(BIN)/python -m pytest -s -q -p no:cacheprovider --timeout 5400 tests/real

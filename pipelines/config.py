@@ -72,6 +72,12 @@ class GoldConfig(_Section):
 class GenerationConfig(_Section):
     template_version: str = "gen-v1"
     replicates: int = Field(default=1, ge=1)
+    # An answer cut off at max_tokens (finish_reason=length) is always flagged (generations.truncated,
+    # the leaderboard, the report, the terminal summary). "judge": judged as it is. "regenerate": asked
+    # once more with max_tokens multiplied by regenerate_factor (capped by the model's context_window),
+    # and the longer answer is judged; one still cut off stays flagged.
+    truncation: Literal["judge", "regenerate"] = "judge"
+    regenerate_factor: float = Field(default=2.0, gt=1)
 
 
 class JudgeConfig(_Section):
@@ -80,6 +86,10 @@ class JudgeConfig(_Section):
     checkpoints_per_call: int | None = Field(default=None, ge=1, description="None = all in one call")
     max_attempts: int = Field(default=3, ge=1)
     max_error_share: float = Field(default=0.2, ge=0, le=1, description="task incomplete above this")
+    # Caps each rationale in the reply schema (maxLength) for judges with structured_output: json_schema.
+    # Grammar-constrained servers (llama.cpp, vLLM) enforce it, so a small model cannot ramble past
+    # max_tokens; OpenAI's strict mode does not accept maxLength, and it is dropped for Anthropic.
+    rationale_max_chars: int | None = Field(default=None, ge=20)
 
 
 class AgreementConfig(_Section):

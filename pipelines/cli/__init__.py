@@ -53,6 +53,11 @@ def _settings(args: argparse.Namespace, *, preflight: bool):
         os.environ.update(s.to_env())  # child processes (Dagster runs, the UI) see the same settings
         for note in s.notes:
             print(f"[xpertbench] note: {note}", file=sys.stderr)
+        if args.command in ("run", "refresh"):  # estimate prints its own window check
+            from pipelines.cli.preflight import window_warnings
+
+            for line in window_warnings(s):
+                print(f"[xpertbench] warning: context window: {line}", file=sys.stderr)
     return s, problems
 
 
@@ -85,7 +90,7 @@ def cmd_run(args: argparse.Namespace, s) -> int:
         from pipelines.cli.distributed import run_all_distributed as run_all
     with _exclusive(s) as instance:
         ok = run_all(instance, defs, models=args.model or None)
-    print_summary(s.assets_base)
+    print_summary(s.assets_base, standin=s.models.uses_standin())
     return 0 if ok else 1
 
 

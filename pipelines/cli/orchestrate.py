@@ -18,6 +18,8 @@ import pandas as pd
 from pipelines.cli.recovery import process_tags
 from pipelines.llm import cancel
 
+from pipelines.cli.check_lines import failed_check_lines
+
 
 CURATION = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
             "gold_tasks"]
@@ -84,6 +86,8 @@ def run_all(instance: dg.DagsterInstance, defs: dg.Definitions, models: Sequence
             checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
             echo(f"[xpertbench] {label} FAILED (steps: {', '.join(steps_failed) or '-'}; failed checks: "
                  f"{', '.join(checks) or '-'}); see run {result.run_id} in the UI")
+            for line in failed_check_lines(result):  # figure, limit and next step of each failed check
+                echo(f"[xpertbench]   {line}")
             if pk is None:
                 return False  # later stages need this one
             why = partition_problem(defs.resources["xpertbench"].assets_path, pk)

@@ -83,3 +83,19 @@ def _connect(url: str, timeout_s: float) -> str | None:
         return f"no answer from {host}:{port} within {timeout_s:g} s (timed out)"
     except OSError as e:
         return f"cannot connect to {host}:{port}: {e.strerror or e}"
+
+
+def window_warnings(s: Settings) -> list[str]:
+    """Calls of a full run that cannot fit their model's context window, found before any is sent.
+
+    Only when some model declares a context_window: it costs an in-memory curation (the materialised
+    one may be stale). Warnings, not problems: the run goes on (one task's problem never stops it),
+    and such a call fails on its own with the server's error, named per task.
+    """
+    if not any(m.context_window for m in s.models.models.values()):
+        return []
+    from pipelines.cli.estimate import plan
+    from pipelines.llm.tokens import summarize_misses, window_misses
+
+    requests, _, _ = plan(s, in_memory=True)
+    return summarize_misses(window_misses(s.models, requests))

@@ -26,7 +26,36 @@ def _counts_table(title: str, series: pd.Series, label: str) -> Table:
     return t
 
 
-def print_summary(folder: str | Path, console: Console | None = None) -> None:
+def _partitions(folder: UPath, name: str) -> dict[str, pd.DataFrame]:
+    d = folder / name
+    return {p.stem: read_parquet(p) for p in sorted(d.glob("*.parquet"))} if d.is_dir() else {}
+
+
+def model_outcomes(folder: UPath) -> pd.DataFrame:
+    """Per candidate: answers, failed calls, answers cut off at max_tokens, verdicts by outcome, and
+    judge errors by kind (what went wrong, see pipelines/core/judging.py ERROR_KINDS)."""
+    gens, judged = _partitions(folder, "generations"), _partitions(folder, "judgements")
+    rows = []
+    for model in sorted(set(gens) | set(judged)):
+        g, j = gens.get(model), judged.get(model)
+        row: dict[str, object] = {"model": model}
+        if g is not None:
+            row.update(answers=int(g["ok"].sum()), failed=int((~g["ok"]).sum()),
+                       truncated=int(g["truncated"].sum()) if "truncated" in g
+                       else int((g["finish_reason"] == "length").sum()))
+        if j is not None:
+            v = j["verdict"].value_counts()
+            row.update(met=int(v.get("met", 0)), not_met=int(v.get("not_met", 0)),
+                       judge_error=int(v.get("judge_error", 0)))
+            kinds = j.loc[j["verdict"] == "judge_error", "error_kind"] if "error_kind" in j else pd.Series(dtype=str)
+            row["judge errors by kind"] = ", ".join(f"{k} {n}" for k, n in kinds.fillna("unclassified")
+                                                    .value_counts().items()) or "-"
+        rows.append(row)
+    cols = ["model", "answers", "failed", "truncated", "met", "not_met", "judge_error", "judge errors by kind"]
+    return pd.DataFrame(rows, columns=cols).fillna("-")
+
+
+def print_summary(folder: str | Path, console: Console | None = None, *, standin: bool = True) -> None:
     """`folder`: the assets base, a local folder or a URL (XPERTBENCH_ASSETS_URL)."""
     c = console or Console()
     folder = UPath(folder)
@@ -47,16 +76,26 @@ def print_summary(folder: str | Path, console: Console | None = None) -> None:
             c.print(_counts_table("Dropped by rule", dropped["rule"], "rule"))
     if gold is not None:
         c.print(_counts_table(f"Gold subset: {len(gold)} tasks", gold["domain"], "domain"))
+    outcomes = model_outcomes(folder)
+    if len(outcomes):
+        t = Table(title="Per model: answers and verdicts (judge errors by kind)", title_justify="left")
+        for col in outcomes.columns:
+            t.add_column(col, justify="left" if col in ("model", "judge errors by kind") else "right")
+        for row in outcomes.itertuples(index=False):
+            t.add_row(*(str(v) for v in row))
+        c.print(t)
     board = _read(folder, "leaderboard")
     if board is not None and len(board):
         t = Table(title="Leaderboard (mean task score on Gold, 95% bootstrap CI)", title_justify="left")
-        for col in ("rank", "model", "score", "95% CI", "tasks complete"):
+        for col in ("rank", "model", "score", "95% CI", "tasks complete", "truncated"):
             t.add_column(col, justify="right" if col != "model" else "left")
         for r in board.itertuples():
             t.add_row(str(r.rank), r.model, f"{100 * r.score:.1f}",
-                      f"{100 * r.ci_lo:.1f} - {100 * r.ci_hi:.1f}", f"{r.tasks_complete}/{r.tasks_gold}")
+                      f"{100 * r.ci_lo:.1f} - {100 * r.ci_hi:.1f}", f"{r.tasks_complete}/{r.tasks_gold}",
+                      str(getattr(r, "truncated_answers", "-")))
         c.print(t)
-        c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")
+        if standin:
+            c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")
     report = folder / "report" / "report.html"
     if report.exists():
         c.print(f"report: {report}")

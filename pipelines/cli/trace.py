@@ -110,7 +110,7 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | Non
                       "call_keys": sorted(set(jr["judge_call_key"].dropna())),
                       "model_reported": jr["judge_model_reported"].dropna().iloc[0] if jr["judge_model_reported"].notna().any() else None,
                       **_dagster_versions(instance, "judgements", m)},
-            "verdicts": [(x.checkpoint_id, float(x.weight), x.verdict, x.rationale or x.error_reason or "")
+            "verdicts": [(x.checkpoint_id, float(x.weight), x.verdict, x.rationale or _error(x))
                          for x in jr.itertuples()],
             "score": {"score": None if pd.isna(s.score) else float(s.score), "status": s.status,
                       "weight_met": float(s.weight_met) if pd.notna(s.weight_met) else None,
@@ -119,6 +119,13 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | Non
                             "tasks_complete": n_complete, "this_task_contributes": share},
         }
     return out
+
+
+def _error(row) -> str:
+    """A judge error's kind and reason (e.g. "[cut_off] invalid JSON: ... (reply cut off ...)")."""
+    kind = getattr(row, "error_kind", None)
+    reason = row.error_reason or ""
+    return f"[{kind}] {reason}" if isinstance(kind, str) and kind else reason
 
 
 def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | None,

@@ -65,13 +65,15 @@ def leaderboard(scores: pd.DataFrame, judgements: pd.DataFrame, cfg: StatsConfig
         err = float((j["verdict"] == "judge_error").mean()) if len(j) else 0.0
         note = (f"judge error rate {err:.1%} above {max_judge_error_rate:.1%}" if err > max_judge_error_rate
                 else "no complete tasks" if len(ok) == 0 else "")
+        # Answers cut off at max_tokens among the model's Gold tasks: judged as they are, so shown beside the score.
+        truncated = int(g["answer_truncated"].fillna(False).astype(bool).sum()) if "answer_truncated" in g else 0
         rows.append({
             "benchmark": bench, "model": model, "score": value, "ci_lo": lo, "ci_hi": hi,
-            "tasks_complete": len(ok), "tasks_gold": len(g), "judge_error_rate": err, "excluded": bool(note),
-            "note": note,
+            "tasks_complete": len(ok), "tasks_gold": len(g), "truncated_answers": truncated,
+            "judge_error_rate": err, "excluded": bool(note), "note": note,
         })
     board = pd.DataFrame(rows, columns=["benchmark", "model", "score", "ci_lo", "ci_hi", "tasks_complete",
-                                        "tasks_gold", "judge_error_rate", "excluded", "note"])
+                                        "tasks_gold", "truncated_answers", "judge_error_rate", "excluded", "note"])
     board = board.sort_values(["benchmark", "excluded", "score"], ascending=[True, True, False],
                               na_position="last").reset_index(drop=True)
     rank = np.zeros(len(board), dtype=int)

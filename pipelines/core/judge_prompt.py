@@ -99,13 +99,38 @@ def _example_block(task: Submission, ex: WorkedExample) -> str:
     return "\n\n".join(parts)
 
 
+def verdicts_schema(ids: list[str], rationale_max_chars: int | None = None) -> dict:
+    """JSON schema of a reply grading exactly these checkpoint ids (structured output modes).
+
+    Property order is verdict before rationale, so a grammar-constrained model commits to the
+    verdict before it writes prose. Length and count bounds are dropped for Anthropic (clients.py)."""
+    item = {"type": "object", "additionalProperties": False, "required": ["id", "verdict", "rationale"],
+            "properties": {"id": {"type": "string", "enum": list(ids)},
+                           "verdict": {"type": "string", "enum": ["met", "not_met"]},
+                           "rationale": {"type": "string", **({"maxLength": rationale_max_chars}
+                                                              if rationale_max_chars else {})}}}
+    return {"type": "object", "additionalProperties": False, "required": ["verdicts"],
+            "properties": {"verdicts": {"type": "array", "items": item, "minItems": len(ids), "maxItems": len(ids)}}}
+
+
+def reask_note(problems: list[str], n_ids: int, cut_off: bool) -> str:
+    """What a re-ask tells the judge: what was wrong with its last reply, and what to grade now."""
+    what = "; ".join(problems) if problems else "it could not be used"
+    brief = " Keep each rationale to one short sentence." if cut_off else ""
+    return (f"# About your previous reply\nYour previous reply to this grading request could not be used: {what}.\n"
+            f"Grade only the {n_ids} checkpoint{'s' if n_ids != 1 else ''} in the rubric above, each id exactly "
+            f"once, and reply with the JSON object only.{brief}")
+
+
 def judge_messages(
     task: Submission,
     candidate_answer: str,
     checkpoints: list[Checkpoint],
     example: WorkedExample | None,
+    reask: str | None = None,
 ) -> tuple[str, list[dict[str, str]]]:
-    """Returns (system, messages). `example=None` is the zero-shot judge."""
+    """Returns (system, messages). `example=None` is the zero-shot judge; `reask` (a re-ask's note on the
+    previous reply, see reask_note) comes last, after the rubric."""
     nonce = nonce_for(candidate_answer)
     note = f"{TRANSCRIPT_NOTE}\n" if task.task.messages is not None and len(task.task.messages) > 1 else ""
     sections = [f"# Task\n{note}<task>\n{task.prompt_text()}\n</task>"]
@@ -120,4 +145,6 @@ def judge_messages(
         head, reply = instructions.split("\nReply with JSON only", 1)
         instructions = f"{head}\n{PENALTY_INSTRUCTIONS}\nReply with JSON only{reply}"
     sections.append(f"# Rubric\n<rubric>\n{_rubric_json(checkpoints)}\n</rubric>\n\n{instructions}")
+    if reask:
+        sections.append(reask)
     return JUDGE_SYSTEM, [{"role": "user", "content": "\n\n".join(sections)}]

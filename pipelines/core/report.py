@@ -80,7 +80,9 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     """(title, note, table, png) in report order."""
     board = r.leaderboard.assign(score=r.leaderboard["score"].map(_pct),
                                  ci=[f"{_pct(a)} - {_pct(b)}" for a, b in zip(r.leaderboard["ci_lo"], r.leaderboard["ci_hi"])])
-    board = board[["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "judge_error_rate", "note"]]
+    cols = ["benchmark", "rank", "model", "score", "ci", "tasks_complete", "tasks_gold", "truncated_answers",
+            "judge_error_rate", "note"]
+    board = board[[c for c in cols if c in board]]
     agree_cols = [c for c in ("benchmark", "judge_mode", "scope", "n_tasks", "n_checkpoints", "n_labels",
                               "n_judge_errors", "agreement", "cdr", "cdr_lo", "cdr_hi", "kappa", "balanced_f1",
                               "healthbench_f1") if c in r.judge_agreement]
@@ -89,11 +91,18 @@ def _sections(r: ReportInputs) -> list[tuple[str, str, pd.DataFrame | None, byte
     flagged = items[items["flag"] != ""].sort_values(["flag", "task_id"])[
         ["task_id", "checkpoint_id", "flag", "models_met", "models_judged", "criterion"]] if len(items) else None
     dropped = r.curation_log[r.curation_log["decision"] == "dropped"]
+    ts = r.task_scores
+    truncated = (ts[ts["answer_truncated"].fillna(False).astype(bool)][["model", "task_id", "domain", "status", "score"]]
+                 .sort_values(["model", "task_id"]) if "answer_truncated" in ts and len(ts) else None)
     return [
         ("Leaderboard", "One board per benchmark source; scores of different sources are never averaged. "
          "Weighted rubrics (XpertBench): mean task score S = sum w x / sum w over Gold tasks. Points rubrics "
          "(HealthBench): achieved points over positive points per task, unclipped; the mean is clipped to "
-         "[0, 1]. 95% percentile bootstrap CI over tasks (each replicate clipped for points).", board, None),
+         "[0, 1]. 95% percentile bootstrap CI over tasks (each replicate clipped for points). truncated_answers: Gold "
+         "answers that stopped at the model's max_tokens (finish_reason length); they are scored as judged (or were "
+         "regenerated with a larger limit, per generation.truncation).", board, None),
+        ("Truncated answers", "Candidate answers that stopped at max_tokens, per model and task: the judge graded "
+         "what was there. Raise the model's max_tokens or set generation.truncation: regenerate.", truncated, None),
         *_domain_sections(r),
         ("Paired comparisons", "Difference in mean task score on shared tasks (a - b), paired bootstrap CI, "
          "per benchmark source.", r.paired_comparisons, None),

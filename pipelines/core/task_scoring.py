@@ -11,7 +11,7 @@ from pipelines.core.scoring import group_met_rate, points_task_score, weighted_s
 SCORE_COLUMNS = [
     "task_id", "model", "domain", "status", "score", "complete", "n_checkpoints", "n_met",
     "n_judge_errors", "weight_met", "weight_judged", "weight_total", "by_importance", "by_dimension",
-    "rubric_hash", "judge_config", "benchmark", "rubric_kind",
+    "rubric_hash", "judge_config", "benchmark", "rubric_kind", "answer_truncated",
 ]
 
 
@@ -23,8 +23,10 @@ def score_tasks(verdicts: pd.DataFrame, rubrics: pd.DataFrame, generations: pd.D
     for g in gold.itertuples():
         v = verdicts[verdicts["task_id"] == g.task_id]
         gen = generations[generations["task_id"] == g.task_id]
+        # An answer cut off at max_tokens is scored as judged, and flagged (generation.truncation).
+        cut = gen["finish_reason"].eq("length") & gen["ok"] if "finish_reason" in gen else pd.Series(False, gen.index)
         base = {"task_id": g.task_id, "model": model, "domain": g.domain,
-                "benchmark": getattr(g, "benchmark", "xpertbench")}
+                "benchmark": getattr(g, "benchmark", "xpertbench"), "answer_truncated": bool(cut.any())}
         if gen.empty or not gen["ok"].any():
             err = "" if gen.empty else str(gen["error_type"].iloc[0])
             rows.append({**base, "status": f"generation_error{(': ' + err) if err else ''}", "score": None,

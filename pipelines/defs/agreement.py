@@ -5,7 +5,7 @@ import pandas as pd
 
 from pipelines.core.agreement import summary_table
 from pipelines.core.anchors import agreement_jobs
-from pipelines.core.judging import judge_config_hash, run_judging, verdict_frame
+from pipelines.core.judging import VERDICT_ERRORS, judge_config_hash, run_judging, verdict_frame
 from pipelines.core.meta_eval import meta_eval_jobs, physician_pairs
 from pipelines.core.submission import Submission
 from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
@@ -31,9 +31,10 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     meta_jobs, meta_extra, labels = meta_eval_jobs(sets)
     jobs, extra = jobs + meta_jobs, {**extra, **meta_extra}
     runner = llm.runner
-    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement"),
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc="judge_agreement", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.judge.template_version,
-                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject)
+                           per_call=cfg.judge.checkpoints_per_call, max_attempts=cfg.judge.max_attempts, reject=runner.reject,
+                           rationale_max_chars=cfg.judge.rationale_max_chars)
     ch = judge_config_hash(cfg.judge, models)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.judge.template_version, ch, extra)
     for col in ("benchmark", "completion_id"):  # no anchors and no meta-evaluation sets: keep the columns

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
-from pipelines.core.judging import JudgeJob, judge_config_hash, run_judging, verdict_frame
+from pipelines.core.judging import VERDICT_ERRORS, JudgeJob, judge_config_hash, run_judging, verdict_frame
 from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table, submissions_by_id
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
@@ -29,23 +29,29 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     if fallback:
         context.log.warning(f"{len(fallback)} tasks have no anchor; judged zero-shot: {', '.join(fallback)}")
     runner = llm.runner
-    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]"),
+    verdicts = run_judging(jobs, lambda reqs: runner.run(reqs, desc=f"judgements[{model}]", check=VERDICT_ERRORS),
                            judge_model=models.judge, template_version=cfg.template_version,
-                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject)
+                           per_call=cfg.checkpoints_per_call, max_attempts=cfg.max_attempts, reject=runner.reject,
+                           rationale_max_chars=cfg.rationale_max_chars)
     df = verdict_frame(verdicts, jobs, models.judge, cfg.template_version, judge_config_hash(cfg, models), extra)
     errors = df[df["verdict"] == "judge_error"]
+    kinds = errors["error_kind"].fillna("unclassified").value_counts()
+    if len(errors):  # on the console (warnings show there), not only in the metadata
+        context.log.warning(f"judgements[{model}]: {len(errors)} of {len(df)} verdicts are judge errors ("
+                            + ", ".join(f"{k} {v}" for k, v in kinds.items()) + ")")
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]
     out = hashed_output(df[version_cols], metadata={
         "verdicts": len(df), "judge_errors": len(errors),
         "judge_error_rate": float(len(errors) / len(df)) if len(df) else 0.0,
         "by_verdict": counts_md(df["verdict"], "verdict"),
+        "judge_errors_by_kind": counts_md(errors["error_kind"].fillna("unclassified"), "error_kind"),
         "by_mode": counts_md(df["judge_mode"], "judge_mode"),
         "zero_shot_fallback_tasks": len(fallback),
         "judge_model": models.judge,
         "judge_config": judge_config_hash(cfg, models),
         "judge_template_hash": judge_template_hash(cfg.template_version, cfg.mode)[:16],
         "model_reported": ", ".join(sorted(set(df["judge_model_reported"].dropna()))),
-        "errors": md_table(errors[["task_id", "checkpoint_id", "error_reason"]], 20),
+        "errors": md_table(errors[["task_id", "checkpoint_id", "error_kind", "error_reason"]], 20),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
 

@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from pipelines.core.check_advice import gold_coverage_explanation, judge_error_explanation, judge_error_kinds
 from pipelines.core.task_scoring import score_tasks
 from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
 from pipelines.defs.resources import XpertBenchResource
@@ -27,16 +28,26 @@ def judge_error_rate(context: dg.AssetCheckExecutionContext, xpertbench: XpertBe
                      judgements: pd.DataFrame) -> dg.AssetCheckResult:
     limit = xpertbench.config().checks.max_judge_error_rate
     rate = float((judgements["verdict"] == "judge_error").mean()) if len(judgements) else 0.0
-    return dg.AssetCheckResult(passed=rate <= limit, metadata={"judge_error_rate": rate, "limit": limit})
+    judge, model = xpertbench.models().judge, context.partition_key if context.has_partition_key else "-"
+    return dg.AssetCheckResult(passed=rate <= limit, metadata={
+        "judge_error_rate": rate, "limit": limit, "judge_model": judge,
+        "by_error_kind": dg.MetadataValue.json({str(k): int(v) for k, v in judge_error_kinds(judgements).items()}),
+        "explanation": dg.MetadataValue.text(judge_error_explanation(judgements, limit, judge, model)),
+    })
 
 
-def all_gold_tasks_scored(task_scores: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.AssetCheckResult:
+def all_gold_tasks_scored(context: dg.AssetCheckExecutionContext, xpertbench: XpertBenchResource,
+                          task_scores: pd.DataFrame, gold_tasks: pd.DataFrame) -> dg.AssetCheckResult:
     missing = sorted(set(gold_tasks["task_id"]) - set(task_scores["task_id"]))
     incomplete = sorted(task_scores.loc[~task_scores["complete"].astype(bool), "task_id"])
+    model = context.partition_key if context.has_partition_key else "-"
+    explanation = gold_coverage_explanation(task_scores, list(gold_tasks["task_id"]), model,
+                                            xpertbench.config().judge.max_error_share)
     return dg.AssetCheckResult(
         passed=not missing and not incomplete,
         metadata={"gold_tasks": len(gold_tasks), "missing": dg.MetadataValue.json(missing),
-                  "incomplete": dg.MetadataValue.json(incomplete)},
+                  "incomplete": dg.MetadataValue.json(incomplete),
+                  "explanation": dg.MetadataValue.text(explanation)},
     )
 
 

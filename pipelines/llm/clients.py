@@ -9,6 +9,7 @@ requests (it raises "Streaming is required" only when it picks the timeout itsel
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from abc import ABC, abstractmethod
@@ -23,10 +24,15 @@ from pipelines.llm.config import ConfigError, ModelConfig, ProviderConfig
 from pipelines.llm.types import LLMRequest
 
 STANDIN_API_KEY = "standin-no-secret"  # the stand-in needs *a* key header, never a real one
+# Sent to keyless servers: the SDKs need *a* key, and passing one explicitly keeps them from
+# picking up OPENAI_API_KEY / ANTHROPIC_API_KEY from the environment and sending it elsewhere.
+NO_KEY = "EMPTY"  # vLLM's documented convention
+REPLY_TOOL = "submit_reply"  # the forced tool of structured_output: tool
 
 # Anthropic extended-thinking budgets per effort level (the API's minimum budget is 1024).
 ANTHROPIC_THINKING_BUDGET = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32000}
-_ANTHROPIC_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "refusal": "content_filter"}
+_ANTHROPIC_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "max_tokens": "length",
+                     "refusal": "content_filter"}
 
 
 class EmptyContent(Exception):
@@ -61,8 +67,8 @@ class ChatClient(ABC):
 def resolve_api_key(provider_name: str, provider: ProviderConfig) -> str:
     """The provider's key from its environment variable; stand-ins get a dummy key if none named."""
     if provider.api_key_env is None:
-        # Stand-ins and keyless OpenAI-compatible servers (vLLM's convention is "EMPTY").
-        return STANDIN_API_KEY if provider.kind == "standin" else "EMPTY"
+        # Stand-ins and keyless servers (needs_key: false, or an OpenAI-compatible base_url).
+        return STANDIN_API_KEY if provider.kind == "standin" else NO_KEY
     key = os.environ.get(provider.api_key_env, "").strip()
     if not key:
         raise ConfigError(f"provider {provider_name!r}: environment variable {provider.api_key_env} is not set")
@@ -102,14 +108,16 @@ class OpenAIChatClient(ChatClient):
             kwargs["temperature"] = model.temperature
         if model.top_p is not None:
             kwargs["top_p"] = model.top_p
+        max_tokens = request.max_tokens or model.max_tokens
         if model.reasoning_effort is not None:
             # Reasoning models count hidden reasoning in max_completion_tokens and reject max_tokens.
             kwargs["reasoning_effort"] = model.reasoning_effort
-            kwargs["max_completion_tokens"] = model.max_tokens
+            kwargs["max_completion_tokens"] = max_tokens
         else:
-            kwargs["max_tokens"] = model.max_tokens
-        if request.response_format == "json":
-            kwargs["response_format"] = {"type": "json_object"}
+            kwargs["max_tokens"] = max_tokens
+        response_format = openai_response_format(model, request)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
         if model.extra_params:
             kwargs["extra_body"] = dict(model.extra_params)
         t0 = time.perf_counter()
@@ -136,6 +144,48 @@ class OpenAIChatClient(ChatClient):
         await self._client.close()
 
 
+def openai_response_format(model: ModelConfig, request: LLMRequest) -> dict[str, Any] | None:
+    """JSON mode for a JSON request: a strict json_schema when configured and the request has one."""
+    if request.response_format != "json" or model.structured_output == "off":
+        return None
+    if model.structured_output == "json_schema" and request.json_schema is not None:
+        return {"type": "json_schema", "json_schema": {"name": "reply", "strict": True, "schema": request.json_schema}}
+    return {"type": "json_object"}
+
+
+def anthropic_structured(model: ModelConfig, request: LLMRequest) -> tuple[dict[str, Any], str]:
+    """(extra create() arguments, prefill) for a JSON request under the model's structured_output.
+
+    The Messages API has no JSON-object mode; it offers structured outputs (output_config.format),
+    forced tool use, and prefilling the assistant turn. Every one of them is documented by
+    Anthropic; which one a server supports varies (llama.cpp's /v1/messages takes prefill).
+    """
+    mode, schema = model.structured_output, request.json_schema
+    if request.response_format != "json" or mode in ("auto", "off"):
+        return {}, ""
+    if mode == "prefill":
+        return {}, "{"
+    if schema is None:
+        return {}, ""
+    schema = _anthropic_schema(schema)
+    if mode == "json_schema":
+        return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}, ""
+    return {"tools": [{"name": REPLY_TOOL, "description": "Submit the reply in the required JSON form.",
+                       "input_schema": schema}],
+            "tool_choice": {"type": "tool", "name": REPLY_TOOL}}, ""
+
+
+def _anthropic_schema(schema: Any) -> Any:
+    """The schema minus count and length bounds, which Anthropic's structured outputs do not take
+    (minItems only as 0 or 1, no maxItems or string lengths)."""
+    if isinstance(schema, dict):
+        return {k: _anthropic_schema(v) for k, v in schema.items()
+                if k not in ("minItems", "maxItems", "minLength", "maxLength")}
+    if isinstance(schema, list):
+        return [_anthropic_schema(v) for v in schema]
+    return schema
+
+
 class AnthropicMessagesClient(ChatClient):
     def __init__(self, base_url: str | None, api_key: str, max_concurrency: int, transport: str = "httpx2") -> None:
         self._client = anthropic.AsyncAnthropic(
@@ -149,9 +199,10 @@ class AnthropicMessagesClient(ChatClient):
         # anthropic>=1 dropped temperature/top_p (and we send thinking the same way) from the typed
         # signature; extra_body puts them in the JSON body unchanged.
         body: dict[str, Any] = {}
+        max_tokens = request.max_tokens or model.max_tokens
         effort = model.reasoning_effort
         if effort is not None and effort != "none":
-            budget = min(ANTHROPIC_THINKING_BUDGET[effort], model.max_tokens - 1)
+            budget = min(ANTHROPIC_THINKING_BUDGET[effort], max_tokens - 1)
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
             # Extended thinking rejects a custom temperature/top_p: leave both unset.
         else:
@@ -160,11 +211,16 @@ class AnthropicMessagesClient(ChatClient):
             if model.top_p is not None:
                 body["top_p"] = model.top_p
         body.update(model.extra_params)
+        structured, prefill = anthropic_structured(model, request)
+        messages: list[dict[str, str]] = list(request.messages)
+        if prefill:
+            messages.append({"role": "assistant", "content": prefill})
         kwargs: dict[str, Any] = {
             "model": model.model_id,
-            "max_tokens": model.max_tokens,
-            "messages": request.messages,
+            "max_tokens": max_tokens,
+            "messages": messages,
             "timeout": _timeout(timeout_s),
+            **structured,
         }
         if request.system is not None:
             kwargs["system"] = request.system
@@ -174,6 +230,14 @@ class AnthropicMessagesClient(ChatClient):
         resp = await self._client.messages.create(**kwargs)
         latency = time.perf_counter() - t0
         text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
+        tool_inputs = [b.input for b in resp.content if getattr(b, "type", None) == "tool_use"
+                       and getattr(b, "name", None) == REPLY_TOOL]
+        if tool_inputs:  # structured_output: tool; the reply is the forced tool call's input
+            text = json.dumps(tool_inputs[0], ensure_ascii=False)
+        elif prefill and text.strip() and not text.startswith(prefill):
+            # The reply continues the prefilled turn (Anthropic); llama.cpp's /v1/messages returns the
+            # prefill too. A JSON object's continuation after "{" never starts with "{" itself.
+            text = prefill + text
         finish = _ANTHROPIC_FINISH.get(resp.stop_reason or "", resp.stop_reason)
         if not text.strip():
             raise EmptyContent(finish)

@@ -18,6 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 ProviderKind = Literal["openai", "anthropic", "standin"]
 Protocol = Literal["openai", "anthropic"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+# How a JSON reply (the judge's) is asked for on the wire; see pipelines/llm/clients.py.
+#   auto         openai: json_object; anthropic: nothing (the prompt alone asks for JSON)
+#   off          nothing beyond the prompt
+#   json_object  openai response_format {"type": "json_object"} (valid JSON, any shape)
+#   json_schema  the reply's JSON schema: openai response_format json_schema (strict), anthropic
+#                output_config.format (structured outputs); llama.cpp and vLLM servers honour the openai one
+#   prefill      anthropic: the assistant turn is prefilled with "{" (the reply continues the object)
+#   tool         anthropic: a forced tool call whose input_schema is the reply's schema
+StructuredOutput = Literal["auto", "off", "json_object", "json_schema", "prefill", "tool"]
+_STRUCTURED_BY_PROTOCOL = {"openai": {"auto", "off", "json_object", "json_schema"},
+                           "anthropic": {"auto", "off", "json_schema", "prefill", "tool"}}
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 ANTHROPIC_MIN_THINKING_BUDGET = 1024  # the Messages API rejects smaller thinking budgets
@@ -40,6 +51,10 @@ class ProviderConfig(_Frozen):
     # For a stand-in, None means "the server the runner starts itself".
     base_url: str | None = None
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # A server that needs no key (llama.cpp, vLLM, a local proxy) says so with `needs_key: false`;
+    # None = the kind's default (anthropic and the official OpenAI API need one, stand-ins and
+    # OpenAI-compatible servers with a base_url do not).
+    needs_key: bool | None = None
     max_concurrency: int = Field(default=8, ge=1, le=1024)
     requests_per_minute: float | None = Field(default=None, gt=0)
     tokens_per_minute: float | None = Field(default=None, gt=0)
@@ -68,13 +83,29 @@ class ProviderConfig(_Frozen):
             raise ValueError("kind 'standin' needs protocol: openai | anthropic")
         if self.kind != "standin" and self.protocol != self.kind:
             raise ValueError(f"kind {self.kind!r} speaks protocol {self.kind!r}, not {self.protocol!r}")
-        if self.kind == "anthropic" and not self.api_key_env:
-            raise ValueError("kind 'anthropic' needs api_key_env (name of the variable holding the key)")
-        if self.kind == "openai" and self.base_url is None and not self.api_key_env:
-            raise ValueError("kind 'openai' without base_url talks to api.openai.com and needs api_key_env")
+        if self.needs_key is False:
+            if self.api_key_env:
+                raise ValueError("needs_key is false but api_key_env is set: drop one of them")
+            if self.kind != "standin" and self.base_url is None:
+                raise ValueError(f"kind {self.kind!r} without base_url talks to the provider's own API, which "
+                                 "needs a key: set base_url for a keyless server, or api_key_env")
+        elif self.requires_key and not self.api_key_env:
+            if self.kind == "openai" and self.base_url is None:
+                raise ValueError("kind 'openai' without base_url talks to api.openai.com and needs api_key_env")
+            raise ValueError(f"kind {self.kind!r} needs api_key_env (name of the variable holding the key), "
+                             "or needs_key: false for a server that takes none")
         if self.deadline_s < self.timeout_s:
             raise ValueError(f"deadline_s ({self.deadline_s}) is shorter than one attempt (timeout_s {self.timeout_s})")
         return self
+
+    @property
+    def requires_key(self) -> bool:
+        """Whether calls need a key from ``api_key_env`` (``needs_key``, else the kind's default)."""
+        if self.needs_key is not None:
+            return self.needs_key
+        if self.kind == "anthropic":
+            return True
+        return self.kind == "openai" and self.base_url is None
 
     @property
     def wire(self) -> Protocol:
@@ -97,6 +128,10 @@ class ModelConfig(_Frozen):
     price_output_per_mtok: float = Field(default=0.0, ge=0)
     price_cached_input_per_mtok: float | None = Field(default=None, ge=0, description="None = same as input")
     expected_output_tokens: int | None = Field(default=None, ge=1, description="for estimates; default max_tokens")
+    # Prompt plus max_tokens must fit in it; checked by `xpertbench estimate` and the run's preflight
+    # (pipelines/llm/tokens.py). None = unknown, not checked. Not part of call keys (a limit, not a setting).
+    context_window: int | None = Field(default=None, ge=1)
+    structured_output: StructuredOutput = "auto"
 
     def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """Cost of one call; ``input_tokens`` includes ``cached_tokens``, which are priced separately."""
@@ -134,7 +169,18 @@ class ModelsConfig(_Frozen):
         for name, m in self.models.items():
             if m.provider not in self.providers:
                 problems.append(f"model {name!r}: unknown provider {m.provider!r} (known: {sorted(self.providers)})")
-            elif (
+                continue
+            wire = self.providers[m.provider].protocol or "openai"
+            if m.structured_output not in _STRUCTURED_BY_PROTOCOL[wire]:
+                problems.append(f"model {name!r}: structured_output {m.structured_output!r} is not available over "
+                                f"the {wire} protocol (use one of {sorted(_STRUCTURED_BY_PROTOCOL[wire])})")
+            if m.structured_output in ("prefill", "tool") and m.reasoning_effort not in (None, "none"):
+                problems.append(f"model {name!r}: structured_output {m.structured_output!r} cannot be combined with "
+                                "extended thinking (reasoning_effort); use json_schema")
+            if m.context_window is not None and m.max_tokens >= m.context_window:
+                problems.append(f"model {name!r}: max_tokens {m.max_tokens} leaves no room for a prompt in "
+                                f"context_window {m.context_window}")
+            if (
                 self.providers[m.provider].protocol == "anthropic"
                 and m.reasoning_effort not in (None, "none")
                 and m.max_tokens <= ANTHROPIC_MIN_THINKING_BUDGET

@@ -39,7 +39,7 @@ from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.loop_thread import LoopThread
-from pipelines.llm.progress import BatchProgress
+from pipelines.llm.progress import BatchProgress, ReplyCheck
 from pipelines.llm.redact import configured_secrets, redact
 from pipelines.llm.standin_server import StandinServer
 from pipelines.llm.standins import oracle_key
@@ -169,13 +169,14 @@ class LLMRunner:
         return estimate_requests(self.config, requests, keys, self.store.contains_many(keys))
 
     # -- running -------------------------------------------------------------------------
-    def run(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
-        """Synchronous entry point: results in request order."""
+    def run(self, requests: Sequence[LLMRequest], desc: str = "", check: ReplyCheck | None = None) -> list[LLMResult]:
+        """Synchronous entry point: results in request order. ``check`` counts problems in
+        successful replies (e.g. a judge reply's unresolved checkpoints) for the progress bar."""
         loop = self.start()._loop
         assert loop is not None
         if loop.is_current():
             raise RuntimeError("LLMRunner.run() called from the runner's own loop; use `await arun()`")
-        fut = loop.submit(self._arun(requests, desc))
+        fut = loop.submit(self._arun(requests, desc, check))
         try:
             return fut.result()
         except BaseException as exc:
@@ -187,19 +188,20 @@ class LLMRunner:
                                           "finished calls are in the store") from None
             raise
 
-    async def arun(self, requests: Sequence[LLMRequest], desc: str = "") -> list[LLMResult]:
+    async def arun(self, requests: Sequence[LLMRequest], desc: str = "", check: ReplyCheck | None = None) -> list[LLMResult]:
         """Async entry point, awaitable from any event loop; the work runs on the runner's loop."""
         loop = self.start()._loop
         assert loop is not None
         if loop.is_current():
-            return await self._arun(requests, desc)
-        return await asyncio.wrap_future(loop.submit(self._arun(requests, desc)))
+            return await self._arun(requests, desc, check)
+        return await asyncio.wrap_future(loop.submit(self._arun(requests, desc, check)))
 
-    async def _arun(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
+    async def _arun(self, requests: Sequence[LLMRequest], desc: str, check: ReplyCheck | None = None) -> list[LLMResult]:
         with cancel.batch():  # reachable by cancel.cancel_batches() (Ctrl-C in the CLI)
-            return await self._arun_batch(requests, desc or "llm")
+            return await self._arun_batch(requests, desc or "llm", check)
 
-    async def _arun_batch(self, requests: Sequence[LLMRequest], desc: str) -> list[LLMResult]:
+    async def _arun_batch(self, requests: Sequence[LLMRequest], desc: str,
+                          check: ReplyCheck | None = None) -> list[LLMResult]:
         materials = [self.key_material(r) for r in requests]
         keys = [key_of(m) for m in materials]
         stored = self.store.get_many(keys)
@@ -216,13 +218,20 @@ class LLMRunner:
                 first[k] = i
                 to_send.append(i)
         n_hits = len(requests) - len(to_send) - sum(map(len, followers.values()))
-        progress = BatchProgress(desc, len(requests), self._safe_log, self._progress)
+        progress = BatchProgress(desc, len(requests), self._safe_log, self._progress,
+                                 problems_label=check.label if check else None)
+
+        def problems(idxs: Sequence[int], res: LLMResult) -> int:
+            return sum(check.count(requests[j], res) for j in idxs) if check is not None and res.ok else 0
+
         progress.log(
             f"{desc}: {len(requests)} requests: {len(to_send)} to send, {n_hits} from store, "
             f"{len(requests) - len(to_send) - n_hits} duplicates"
         )
         if n_hits:
-            progress.advance(n_hits, from_store=True)
+            hits = [i for i, k in enumerate(keys) if k in stored]
+            progress.advance(n_hits, from_store=True,
+                             problems=sum(problems([i], results[i]) for i in hits))  # type: ignore[arg-type]
         stats: Counter[str] = Counter()
         writes = BatchedWrites(self.store, progress.log)
         # Claims: another worker sending one of these calls right now is waited for, not paid twice.
@@ -269,7 +278,8 @@ class LLMRunner:
                             f"{desc}: {res.model} call {res.call_key[:12]} failed after {res.attempts} "
                             f"attempt(s): {res.error_type}: {res.error_message}"
                         )
-                progress.advance(1 + len(followers.get(i, ())), error=not res.ok)
+                progress.advance(1 + len(followers.get(i, ())), error=not res.ok,
+                                 problems=problems([i, *followers.get(i, ())], res))
 
             await asyncio.gather(*(one(i) for i in to_send))
         finally:
@@ -283,6 +293,7 @@ class LLMRunner:
                 f"{desc}: sent {len(to_send) - claims.waited} calls ({stats['attempts']} attempts, "
                 f"{stats['retries']} retries), {stats['errors']} failed"
                 + (f"; {claims.waited} answered by another worker" if claims.waited else "")
+                + (f", {progress.problems} {progress.problems_label}" if check else "")
             )
         for lead, idxs in followers.items():
             lead_res = results[lead]

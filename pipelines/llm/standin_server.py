@@ -9,7 +9,7 @@ Routes
   POST  /_oracle   {"entries": {sha256(prompt): reference}}   add oracle answers
   POST  /_script   {"faults": [fault, ...]}   one fault consumed per model request (default ok)
   POST  /_reset    clear request log and fault script (oracle entries stay)
-  GET   /_log      {"requests": [{path, protocol, model, retry_count, headers, params, fault, t}, ...]}
+  GET   /_log      {"requests": [{path, protocol, model, retry_count, headers, params, fault, prefill, t}, ...]}
                    (headers without credentials; params = body without the prompt, plus its sha256)
 
 Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``retry_after_ms``,
@@ -17,7 +17,12 @@ Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``r
 response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
 ``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
 ``trickle_s`` (200 whose body arrives in pieces over that many seconds),
-``cached_tokens`` (usage reports this many cached input tokens).
+``cached_tokens`` (usage reports this many cached input tokens), ``echo_prefill`` (reply with an
+Anthropic prefill included, as llama.cpp's /v1/messages does).
+
+Structured output as the real APIs do it: an Anthropic assistant prefill is continued (the reply
+omits the prefilled text), and a forced tool (``tool_choice: {"type": "tool"}``) is answered with a
+``tool_use`` block whose input is the reply's JSON (a reply that is not a JSON object stays text).
 
 Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
 """
@@ -37,7 +42,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.llm.standin_wire import approx_tokens, error_body, last_user_text, prompt_tokens, reply_body
+from pipelines.llm.standin_wire import (
+    approx_tokens,
+    assistant_prefill,
+    error_body,
+    forced_tool,
+    last_user_text,
+    prompt_tokens,
+    reply_body,
+)
 from pipelines.llm.standins import respond
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"}
@@ -199,6 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "headers": {k.lower(): v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS},
                     "params": params,
                     "fault": fault,
+                    "prefill": assistant_prefill(body),  # an Anthropic-style prefilled assistant turn
                     "t": time.monotonic(),  # arrival, for inspection (tests count requests, never time them)
                 }
             )
@@ -233,10 +247,14 @@ class _Handler(BaseHTTPRequestHandler):
                             "standin-partial, standin-generic, standin-judge)")
                 return
             text, finish = reply.text, reply.finish_reason
+            # An Anthropic assistant prefill: the reply continues it, as a real model's would.
+            prefill = assistant_prefill(body) if protocol == "anthropic" else ""
+            if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
+                text = text[len(prefill):]
         finish = str(fault.get("finish_reason", finish))
         input_tokens = prompt_tokens(body)
         usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
-        payload = reply_body(protocol, model, text, finish, usage)
+        payload = reply_body(protocol, model, text, finish, usage, forced_tool(body) if protocol == "anthropic" else None)
         raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault.get("truncate"):
             raw = raw[: len(raw) // 2]

@@ -88,15 +88,45 @@ def openai_body(model: str, text: str, finish: str, usage: tuple[int, int, int])
     }
 
 
-def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
+def assistant_prefill(body: dict[str, Any]) -> str:
+    """The text of a final assistant message (Anthropic prefill), or ""."""
+    msgs = body.get("messages") or []
+    last = msgs[-1] if msgs else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        return text_of(last.get("content"))
+    return ""
+
+
+def forced_tool(body: dict[str, Any]) -> str | None:
+    """The tool name an Anthropic request forces (tool_choice type "tool"), or None."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+        return choice["name"]
+    return None
+
+
+def _anthropic_content(text: str, finish: str, tool: str | None) -> tuple[list[dict[str, Any]], str]:
+    if tool is not None and finish == "stop":
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            return [{"type": "tool_use", "id": "toolu_" + _digest(tool, text), "name": tool, "input": value}], "tool_use"
+    return [{"type": "text", "text": text}], FINISH_TO_ANTHROPIC.get(finish, finish)
+
+
+def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, int],
+                   tool: str | None = None) -> dict[str, Any]:
     inp, out, cached = usage
+    content, stop_reason = _anthropic_content(text, finish, tool)
     return {
         "id": "msg_" + _digest(model, text),
         "type": "message",
         "role": "assistant",
         "model": reported_model_id(model),
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": FINISH_TO_ANTHROPIC.get(finish, finish),
+        "content": content,
+        "stop_reason": stop_reason,
         "stop_sequence": None,
         # Anthropic counts cache reads separately from (uncached) input tokens.
         "usage": {"input_tokens": inp - cached, "output_tokens": out,
@@ -104,5 +134,8 @@ def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, in
     }
 
 
-def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
-    return (openai_body if protocol == "openai" else anthropic_body)(model, text, finish, usage)
+def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[int, int, int],
+               tool: str | None = None) -> dict[str, Any]:
+    if protocol == "openai":
+        return openai_body(model, text, finish, usage)
+    return anthropic_body(model, text, finish, usage, tool)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -23,6 +23,12 @@ class LLMRequest(BaseModel):
     # so the re-ask is a new call instead of a store hit returning the same invalid reply.
     attempt: int = Field(default=0, ge=0)
     response_format: Literal["text", "json"] = "text"
+    # The reply's JSON schema, sent when the model's structured_output mode uses one (json_schema,
+    # tool); otherwise only part of the key.
+    json_schema: dict[str, Any] | None = None
+    # Overrides the model's max_tokens for this call (e.g. a truncated answer regenerated with a
+    # larger limit). In the key as the max_tokens actually sent.
+    max_tokens: int | None = Field(default=None, ge=1)
     tags: dict[str, str] = Field(default_factory=dict, description="bookkeeping only; not in the key")
 
     @field_validator("messages")

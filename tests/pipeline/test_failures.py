@@ -18,6 +18,9 @@ def test_a_model_that_always_fails_blocks_aggregates_and_is_traceable(tmp_path):
     with dg.DagsterInstance.ephemeral() as inst:
         assert not run_all(inst, defs=res, echo=lines.append)
     assert any("model generic FAILED" in s and "all_gold_tasks_scored" in s for s in lines)
+    # The failed check's figure and the next step, not only its name:
+    assert any("all_gold_tasks_scored failed: 0 of 7 Gold tasks complete for generic (7 generation errors" in s
+               and "Next: generation errors" in s and "read error_message in generations[generic]" in s for s in lines)
     assert any("aggregates not updated: generic" in s for s in lines)
     assets = tmp_path / "assets"
     gen = pd.read_parquet(assets / "generations" / "generic.parquet")

@@ -73,9 +73,11 @@ def test_unparseable_replies_become_judge_errors_with_raw_reply(runner, task):
 
 
 def test_truncated_reply_reports_finish_reason(runner, task):
-    runner.standin.script([{"content": '{"verdicts": [{"id": "c01", "verd', "finish_reason": "length"}] * 2)
-    out = judge(runner, task, task.reference_answer, attempts=2)
+    # One checkpoint per call: a cut-off reply cannot be split further, so it uses up the attempts.
+    runner.standin.script([{"content": '{"verdicts": [{"id": "c01", "verd', "finish_reason": "length"}] * 32)
+    out = judge(runner, task, task.reference_answer, per_call=1, attempts=2)
     assert all(v.verdict == "judge_error" and "finish_reason=length" in v.error_reason for v in out)
+    assert {v.error_kind for v in out} == {"cut_off"} and len(runner.standin.request_log()) == 32
 
 
 def test_failed_calls_are_judge_errors_never_scores(runner, task):

@@ -121,7 +121,8 @@ def test_estimate_after_a_run_finds_every_call_in_the_store(run, tmp_path):
     from pipelines.settings import Settings
 
     s = Settings.load(raw_dir=root / "raw", assets_dir=run["dir"], config=root / "xb.yaml", models=root / "models.yaml", env={})
-    requests, placeholders = plan(s)
+    requests, placeholders, in_memory = plan(s)
+    assert not in_memory  # curation is materialised: its tasks and Gold are read
     est = LLMRunner(load_models_config(root / "models.yaml"), run["dir"] / "llm_calls.sqlite", progress=False).estimate(requests)
     # 3 x 14 generations, 3 x 14 judge calls, 14 anchors x 2 modes: the estimate builds the same keys.
     assert placeholders == 0 and est.requests == 3 * 14 + 3 * 14 + 2 * 14

@@ -97,3 +97,14 @@ def test_sample_corpus_meets_its_brief():
     assert all(len(d["anchor"]["verdicts"]) == len(d["rubric"]) for d in anchored)
     cats = {(d["domain"], d["category"]) for d in docs}
     assert len(cats) >= 28  # spread over the paper's 32 sub-categories
+
+
+def test_curation_in_memory_gives_the_materialised_tasks_and_gold(out):
+    """What `xpertbench estimate` and the window preflight use before (or instead of) the assets."""
+    from pipelines.core.curation_plan import curate_in_memory
+
+    kept, gold_ids = curate_in_memory(RAW_SUBMISSIONS_DIR, Settings.load(raw_dir=RAW_SUBMISSIONS_DIR, env={}).pipeline)
+    tasks = read(out, "tasks")
+    assert list(kept) == list(tasks["task_id"])
+    assert {t: s.model_dump_json() for t, s in kept.items()} == dict(zip(tasks["task_id"], tasks["payload_json"]))
+    assert gold_ids == list(read(out, "gold_tasks")["task_id"])

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pipelines.llm.config import ModelsConfig
     from pipelines.llm.types import LLMRequest
 
+SCHEMA_MODES = ("json_schema", "tool")  # structured_output modes that send the request's json_schema
 KEY_SCHEMA = 1  # bump when key_material changes shape: old entries then simply stop matching
 
 
@@ -46,6 +47,8 @@ def model_material(config: ModelsConfig, name: str) -> dict[str, Any]:
             "max_tokens": model.max_tokens,
             "reasoning_effort": model.reasoning_effort,
             "extra_params": model.extra_params,
+            # Only when not the default, so keys made before the option existed stay valid.
+            **({"structured_output": model.structured_output} if model.structured_output != "auto" else {}),
         },
     }
 
@@ -56,7 +59,7 @@ def model_fingerprint(config: ModelsConfig, name: str) -> str:
 
 def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
     """Exactly what :func:`call_key` hashes; print it to debug an unexpected miss."""
-    return {
+    material = {
         "schema": KEY_SCHEMA,
         **model_material(config, request.model),
         "system": request.system,
@@ -66,6 +69,12 @@ def key_material(request: LLMRequest, config: ModelsConfig) -> dict[str, Any]:
         "replicate": request.replicate,
         "attempt": request.attempt,
     }
+    # Newer fields enter the key only when set, so keys made before they existed stay valid.
+    if request.max_tokens is not None:
+        material["params"] = {**material["params"], "max_tokens": request.max_tokens}
+    if request.json_schema is not None and config.model(request.model).structured_output in SCHEMA_MODES:
+        material["json_schema"] = request.json_schema  # sent on the wire only in these modes
+    return material
 
 
 def call_key(request: LLMRequest, config: ModelsConfig) -> str:
