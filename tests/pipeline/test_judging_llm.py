@@ -2,24 +2,11 @@
 
 import json
 
-import pytest
 
 from pipelines.core.judge_prompt import WorkedExample, judge_messages, nonce_for
 from pipelines.core.judging import JudgeJob, run_judging
-from pipelines.core.submission import Submission
 from pipelines.llm.runner import LLMRunner
-from tests.pipeline.helpers import anchored, load, models_yaml
-
-
-@pytest.fixture()
-def task() -> Submission:
-    return Submission.model_validate(anchored("j-1", "Finance", "covenant", "e1", miss=3))
-
-
-@pytest.fixture()
-def runner(tmp_path):
-    with LLMRunner(load(models_yaml(tmp_path / "m.yaml")), tmp_path / "calls.sqlite", progress=False) as r:
-        yield r
+from tests.pipeline.helpers import load, models_yaml
 
 
 def judge(runner, task, answer, *, example=True, per_call=None, attempts=3):
