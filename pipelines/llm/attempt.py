@@ -120,6 +120,8 @@ def stored_result(config: ModelsConfig, request: LLMRequest, key: str, sc: Store
         from_store=True,
         attempts=0,
         tags=dict(request.tags),
+        mode=resp.get("mode", "sync"),
+        batch_id=resp.get("batch_id"),
     )
 
 

@@ -98,50 +98,65 @@ class OpenAIChatClient(ChatClient):
             http_client=_http_client(openai, transport, max_concurrency),
         )
 
+    @property
+    def sdk(self) -> openai.AsyncOpenAI:
+        """The SDK client (batch mode uses its files and batches resources)."""
+        return self._client
+
     async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
-        messages: list[dict[str, str]] = []
-        if request.system is not None:
-            messages.append({"role": "system", "content": request.system})
-        messages.extend(request.messages)
-        kwargs: dict[str, Any] = {"model": model.model_id, "messages": messages, "timeout": _timeout(timeout_s)}
-        if model.temperature is not None:
-            kwargs["temperature"] = model.temperature
-        if model.top_p is not None:
-            kwargs["top_p"] = model.top_p
-        max_tokens = request.max_tokens or model.max_tokens
-        if model.reasoning_effort is not None:
-            # Reasoning models count hidden reasoning in max_completion_tokens and reject max_tokens.
-            kwargs["reasoning_effort"] = model.reasoning_effort
-            kwargs["max_completion_tokens"] = max_tokens
-        else:
-            kwargs["max_tokens"] = max_tokens
-        response_format = openai_response_format(model, request)
-        if response_format is not None:
-            kwargs["response_format"] = response_format
-        if model.extra_params:
-            kwargs["extra_body"] = dict(model.extra_params)
+        kwargs = {**openai_kwargs(model, request), "timeout": _timeout(timeout_s)}
         t0 = time.perf_counter()
         resp = await self._client.chat.completions.create(**kwargs)
-        latency = time.perf_counter() - t0
-        choice = resp.choices[0] if resp.choices else None
-        text = (choice.message.content or "") if choice is not None else ""
-        finish = choice.finish_reason if choice is not None else None
-        if not text.strip():
-            raise EmptyContent(finish)
-        usage = resp.usage
-        details = getattr(usage, "prompt_tokens_details", None) if usage else None
-        return Completion(
-            text=text,
-            model_reported=resp.model,
-            finish_reason=finish,
-            input_tokens=(usage.prompt_tokens or 0) if usage else 0,
-            output_tokens=(usage.completion_tokens or 0) if usage else 0,
-            cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
-            latency_s=latency,
-        )
+        return openai_completion(resp, time.perf_counter() - t0)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def openai_kwargs(model: ModelConfig, request: LLMRequest) -> dict[str, Any]:
+    """chat.completions.create() arguments of a request (a batch line's body is the same, extra_body merged)."""
+    messages: list[dict[str, str]] = []
+    if request.system is not None:
+        messages.append({"role": "system", "content": request.system})
+    messages.extend(request.messages)
+    kwargs: dict[str, Any] = {"model": model.model_id, "messages": messages}
+    if model.temperature is not None:
+        kwargs["temperature"] = model.temperature
+    if model.top_p is not None:
+        kwargs["top_p"] = model.top_p
+    max_tokens = request.max_tokens or model.max_tokens
+    if model.reasoning_effort is not None:
+        # Reasoning models count hidden reasoning in max_completion_tokens and reject max_tokens.
+        kwargs["reasoning_effort"] = model.reasoning_effort
+        kwargs["max_completion_tokens"] = max_tokens
+    else:
+        kwargs["max_tokens"] = max_tokens
+    response_format = openai_response_format(model, request)
+    if response_format is not None:
+        kwargs["response_format"] = response_format
+    if model.extra_params:
+        kwargs["extra_body"] = dict(model.extra_params)
+    return kwargs
+
+
+def openai_completion(resp: Any, latency: float) -> Completion:
+    """A ChatCompletion (a synchronous reply, or a batch result's body) as a Completion."""
+    choice = resp.choices[0] if resp.choices else None
+    text = (choice.message.content or "") if choice is not None else ""
+    finish = choice.finish_reason if choice is not None else None
+    if not text.strip():
+        raise EmptyContent(finish)
+    usage = resp.usage
+    details = getattr(usage, "prompt_tokens_details", None) if usage else None
+    return Completion(
+        text=text,
+        model_reported=resp.model,
+        finish_reason=finish,
+        input_tokens=(usage.prompt_tokens or 0) if usage else 0,
+        output_tokens=(usage.completion_tokens or 0) if usage else 0,
+        cached_tokens=(getattr(details, "cached_tokens", 0) or 0) if details else 0,
+        latency_s=latency,
+    )
 
 
 def openai_response_format(model: ModelConfig, request: LLMRequest) -> dict[str, Any] | None:
@@ -195,68 +210,82 @@ class AnthropicMessagesClient(ChatClient):
             http_client=_http_client(anthropic, transport, max_concurrency),
         )
 
+    @property
+    def sdk(self) -> anthropic.AsyncAnthropic:
+        """The SDK client (batch mode uses its messages.batches resource)."""
+        return self._client
+
     async def complete(self, model: ModelConfig, request: LLMRequest, timeout_s: float) -> Completion:
-        # anthropic>=1 dropped temperature/top_p (and we send thinking the same way) from the typed
-        # signature; extra_body puts them in the JSON body unchanged.
-        body: dict[str, Any] = {}
-        max_tokens = request.max_tokens or model.max_tokens
-        effort = model.reasoning_effort
-        if effort is not None and effort != "none":
-            budget = min(ANTHROPIC_THINKING_BUDGET[effort], max_tokens - 1)
-            body["thinking"] = {"type": "enabled", "budget_tokens": budget}
-            # Extended thinking rejects a custom temperature/top_p: leave both unset.
-        else:
-            if model.temperature is not None:
-                body["temperature"] = model.temperature
-            if model.top_p is not None:
-                body["top_p"] = model.top_p
-        body.update(model.extra_params)
-        structured, prefill = anthropic_structured(model, request)
-        messages: list[dict[str, str]] = list(request.messages)
-        if prefill:
-            messages.append({"role": "assistant", "content": prefill})
-        kwargs: dict[str, Any] = {
-            "model": model.model_id,
-            "max_tokens": max_tokens,
-            "messages": messages,
-            "timeout": _timeout(timeout_s),
-            **structured,
-        }
-        if request.system is not None:
-            kwargs["system"] = request.system
-        if body:
-            kwargs["extra_body"] = body
+        kwargs, prefill = anthropic_kwargs(model, request)
         t0 = time.perf_counter()
-        resp = await self._client.messages.create(**kwargs)
-        latency = time.perf_counter() - t0
-        text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
-        tool_inputs = [b.input for b in resp.content if getattr(b, "type", None) == "tool_use"
-                       and getattr(b, "name", None) == REPLY_TOOL]
-        if tool_inputs:  # structured_output: tool; the reply is the forced tool call's input
-            text = json.dumps(tool_inputs[0], ensure_ascii=False)
-        elif prefill and text.strip() and not text.startswith(prefill):
-            # The reply continues the prefilled turn (Anthropic); llama.cpp's /v1/messages returns the
-            # prefill too. A JSON object's continuation after "{" never starts with "{" itself.
-            text = prefill + text
-        finish = _ANTHROPIC_FINISH.get(resp.stop_reason or "", resp.stop_reason)
-        if not text.strip():
-            raise EmptyContent(finish)
-        u = resp.usage
-        cache_read = getattr(u, "cache_read_input_tokens", 0) or 0
-        cache_write = getattr(u, "cache_creation_input_tokens", 0) or 0
-        return Completion(
-            text=text,
-            model_reported=resp.model,
-            finish_reason=finish,
-            # Anthropic's input_tokens excludes cache reads/writes; we report the total prompt.
-            input_tokens=(u.input_tokens or 0) + cache_read + cache_write,
-            output_tokens=u.output_tokens or 0,
-            cached_tokens=cache_read,
-            latency_s=latency,
-        )
+        resp = await self._client.messages.create(**kwargs, timeout=_timeout(timeout_s))
+        return anthropic_completion(resp, prefill, time.perf_counter() - t0)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def anthropic_kwargs(model: ModelConfig, request: LLMRequest) -> tuple[dict[str, Any], str]:
+    """(messages.create() arguments, assistant prefill) of a request; a batch request's params are the same."""
+    # anthropic>=1 dropped temperature/top_p (and we send thinking the same way) from the typed
+    # signature; extra_body puts them in the JSON body unchanged.
+    body: dict[str, Any] = {}
+    max_tokens = request.max_tokens or model.max_tokens
+    effort = model.reasoning_effort
+    if effort is not None and effort != "none":
+        budget = min(ANTHROPIC_THINKING_BUDGET[effort], max_tokens - 1)
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        # Extended thinking rejects a custom temperature/top_p: leave both unset.
+    else:
+        if model.temperature is not None:
+            body["temperature"] = model.temperature
+        if model.top_p is not None:
+            body["top_p"] = model.top_p
+    body.update(model.extra_params)
+    structured, prefill = anthropic_structured(model, request)
+    messages: list[dict[str, str]] = list(request.messages)
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
+    kwargs: dict[str, Any] = {
+        "model": model.model_id,
+        "max_tokens": max_tokens,
+        "messages": messages,
+        **structured,
+    }
+    if request.system is not None:
+        kwargs["system"] = request.system
+    if body:
+        kwargs["extra_body"] = body
+    return kwargs, prefill
+
+
+def anthropic_completion(resp: Any, prefill: str, latency: float) -> Completion:
+    """A Message (a synchronous reply, or a batch result's message) as a Completion."""
+    text = "".join(getattr(b, "text", "") for b in resp.content if getattr(b, "type", None) == "text")
+    tool_inputs = [b.input for b in resp.content if getattr(b, "type", None) == "tool_use"
+                   and getattr(b, "name", None) == REPLY_TOOL]
+    if tool_inputs:  # structured_output: tool; the reply is the forced tool call's input
+        text = json.dumps(tool_inputs[0], ensure_ascii=False)
+    elif prefill and text.strip() and not text.startswith(prefill):
+        # The reply continues the prefilled turn (Anthropic); llama.cpp's /v1/messages returns the
+        # prefill too. A JSON object's continuation after "{" never starts with "{" itself.
+        text = prefill + text
+    finish = _ANTHROPIC_FINISH.get(resp.stop_reason or "", resp.stop_reason)
+    if not text.strip():
+        raise EmptyContent(finish)
+    u = resp.usage
+    cache_read = getattr(u, "cache_read_input_tokens", 0) or 0
+    cache_write = getattr(u, "cache_creation_input_tokens", 0) or 0
+    return Completion(
+        text=text,
+        model_reported=resp.model,
+        finish_reason=finish,
+        # Anthropic's input_tokens excludes cache reads/writes; we report the total prompt.
+        input_tokens=(u.input_tokens or 0) + cache_read + cache_write,
+        output_tokens=u.output_tokens or 0,
+        cached_tokens=cache_read,
+        latency_s=latency,
+    )
 
 
 def build_client(provider_name: str, provider: ProviderConfig, base_url: str | None) -> ChatClient:

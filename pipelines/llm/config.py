@@ -32,6 +32,10 @@ _STRUCTURED_BY_PROTOCOL = {"openai": {"auto", "off", "json_object", "json_schema
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 ANTHROPIC_MIN_THINKING_BUDGET = 1024  # the Messages API rejects smaller thinking budgets
+# How calls reach a provider: one HTTP request each (sync), or the provider's batch API (OpenAI Batch
+# API, Anthropic Message Batches: half price, results within 24 h; see pipelines/llm/batch.py).
+CallMode = Literal["sync", "batch"]
+BATCH_KINDS = ("openai", "anthropic")
 
 
 class ConfigError(ValueError):
@@ -69,6 +73,11 @@ class ProviderConfig(_Frozen):
     # bench/llm_throughput.py) or httpx2 (their built-in default). Faults behave the same on both
     # (tests/llm/test_llm_faults.py runs every fault on each).
     http_transport: Literal["aiohttp", "httpx2"] = "aiohttp"
+    # Batch mode (kinds openai and anthropic only): the default for this provider's models, how often
+    # a submitted batch is polled (on the runner's clock), and at most how many calls one batch holds.
+    mode: CallMode = "sync"
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_max_requests: int = Field(default=10_000, ge=1, le=50_000)
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +141,8 @@ class ModelConfig(_Frozen):
     # (pipelines/llm/tokens.py). None = unknown, not checked. Not part of call keys (a limit, not a setting).
     context_window: int | None = Field(default=None, ge=1)
     structured_output: StructuredOutput = "auto"
+    # None = the provider's mode. Not part of call keys: a batch answer is the same call's answer.
+    mode: CallMode | None = None
 
     def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
         """Cost of one call; ``input_tokens`` includes ``cached_tokens``, which are priced separately."""
@@ -171,6 +182,10 @@ class ModelsConfig(_Frozen):
                 problems.append(f"model {name!r}: unknown provider {m.provider!r} (known: {sorted(self.providers)})")
                 continue
             wire = self.providers[m.provider].protocol or "openai"
+            kind = self.providers[m.provider].kind
+            if (m.mode or self.providers[m.provider].mode) == "batch" and kind not in BATCH_KINDS:
+                problems.append(f"model {name!r}: mode 'batch' needs a provider of kind openai or anthropic "
+                                f"(provider {m.provider!r} is kind {kind!r}); use mode: sync")
             if m.structured_output not in _STRUCTURED_BY_PROTOCOL[wire]:
                 problems.append(f"model {name!r}: structured_output {m.structured_output!r} is not available over "
                                 f"the {wire} protocol (use one of {sorted(_STRUCTURED_BY_PROTOCOL[wire])})")
@@ -210,6 +225,10 @@ class ModelsConfig(_Frozen):
 
     def provider_of(self, model_name: str) -> ProviderConfig:
         return self.providers[self.model(model_name).provider]
+
+    def mode_of(self, model_name: str) -> CallMode:
+        """sync or batch: the model's own mode, else its provider's."""
+        return self.model(model_name).mode or self.provider_of(model_name).mode
 
     def uses_standin(self) -> bool:
         """True if some model needs the built-in stand-in server (a stand-in without base_url)."""

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from pipelines.llm import cancel
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
+from pipelines.llm.batch import BatchJob, BatchSender, send_batched
 from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims, Claim
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.clock import Clock, MonotonicClock
@@ -267,8 +268,10 @@ class LLMRunner:
                 return stored_result(self.config, requests[i], keys[i], got)
 
             async def one(i: int) -> None:
-                res = await obtain(i, self.config.model(requests[i].model).provider)
-                if res.ok and not res.from_store:
+                await finish(i, await obtain(i, self.config.model(requests[i].model).provider))
+
+            async def finish(i: int, res: LLMResult) -> None:
+                if res.ok and not res.from_store and res.mode == "sync":  # batch answers are stored by batch.py
                     writes.add(keys[i], requests[i].model, materials[i], response_record(res))
                 results[i] = res
                 if not res.ok:
@@ -281,7 +284,13 @@ class LLMRunner:
                 progress.advance(1 + len(followers.get(i, ())), error=not res.ok,
                                  problems=problems([i, *followers.get(i, ())], res))
 
-            await asyncio.gather(*(one(i) for i in to_send))
+            batched = [i for i in to_send if self.config.mode_of(requests[i].model) == "batch"]
+            sender = BatchSender(self.config, self.store, lambda name: self._clients_for({name})[name], self._clock,
+                                 progress.log, self._redact, desc)
+            jobs = [BatchJob(i, requests[i], keys[i], materials[i]) for i in batched]
+            in_batch = set(batched)
+            await asyncio.gather(*(one(i) for i in to_send if i not in in_batch),
+                                 send_batched(sender, jobs, claims, lambda j, res: finish(j.index, res)))
         finally:
             progress.close()
             try:

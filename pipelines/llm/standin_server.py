@@ -24,6 +24,9 @@ Structured output as the real APIs do it: an Anthropic assistant prefill is cont
 omits the prefilled text), and a forced tool (``tool_choice: {"type": "tool"}``) is answered with a
 ``tool_use`` block whose input is the reply's JSON (a reply that is not a JSON object stays text).
 
+Batch endpoints of both protocols (files, batches, message batches; completion counted in polls,
+per-item faults): ``standin_batches.py``.
+
 Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
 """
 
@@ -42,16 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.llm.standin_wire import (
-    approx_tokens,
-    assistant_prefill,
-    error_body,
-    forced_tool,
-    last_user_text,
-    prompt_tokens,
-    reply_body,
-)
-from pipelines.llm.standins import respond
+from pipelines.llm.standin_batches import BATCH_ROUTE, Batches
+from pipelines.llm.standin_wire import assistant_prefill, error_body, model_reply
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"}
 
@@ -67,6 +62,7 @@ class _State:
         # Bounded so a long offline run cannot grow memory without limit.
         self.log: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.stopping = threading.Event()
+        self.batches = Batches()  # files and batches (pipelines/llm/standin_batches.py)
 
     def next_fault(self) -> dict[str, Any]:
         with self.lock:
@@ -123,9 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(n) if n else b""
         return json.loads(raw or b"{}")
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+              content_type: str = "application/json") -> None:
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -136,7 +133,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj, ensure_ascii=False).encode("utf-8"), headers)
 
     # -- admin ---------------------------------------------------------------------------
+    def _batch_route(self, method: str) -> bool:
+        """Files and batches of both protocols (standin_batches.py); False if the path is not one of them."""
+        path = urlsplit(self.path).path
+        if not BATCH_ROUTE.match(path):
+            return False
+        n = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        auth = self.headers.get("authorization", "")
+        if path != "/_batches" and not (auth.lower().startswith("bearer ") or self.headers.get("x-api-key")):
+            self._error("anthropic" if "/messages/" in path else "openai", 401, "missing API key")
+            return True
+        with self.server.state.lock:
+            oracle = dict(self.server.state.oracle)
+        origin = f"http://{self.headers.get('host') or '127.0.0.1'}"
+        status, body, ctype = self.server.state.batches.handle(
+            method, path, self.headers.get("content-type", ""), raw, oracle, origin)
+        self._send(status, body, content_type=ctype)
+        return True
+
     def _get(self) -> None:
+        if self._batch_route("GET"):
+            return
         path = urlsplit(self.path).path
         state = self.server.state
         if path == "/_log":
@@ -148,6 +166,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": f"no route GET {path}", "type": "not_found"}})
 
     def _post(self) -> None:
+        if self._batch_route("POST"):
+            return
         path = urlsplit(self.path).path
         state = self.server.state
         try:
@@ -235,26 +255,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"id": "broken", "choices": [ {"message": oops not json')
             return
 
-        if "content" in fault:
-            text, finish = str(fault["content"]), "stop"
-        else:
-            prompt = last_user_text(body)
-            with state.lock:
-                table = dict(state.oracle)
-            reply = respond(model, prompt, table)
-            if reply is None:
-                self._error(protocol, 404, f"The model `{model}` does not exist (stand-in models: standin-oracle, "
-                            "standin-partial, standin-generic, standin-judge)")
-                return
-            text, finish = reply.text, reply.finish_reason
-            # An Anthropic assistant prefill: the reply continues it, as a real model's would.
-            prefill = assistant_prefill(body) if protocol == "anthropic" else ""
-            if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
-                text = text[len(prefill):]
-        finish = str(fault.get("finish_reason", finish))
-        input_tokens = prompt_tokens(body)
-        usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
-        payload = reply_body(protocol, model, text, finish, usage, forced_tool(body) if protocol == "anthropic" else None)
+        with state.lock:
+            table = dict(state.oracle)
+        status, payload = model_reply(protocol, body, fault, table)
+        if status != 200:
+            self._send_json(status, payload)
+            return
         raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault.get("truncate"):
             raw = raw[: len(raw) // 2]
@@ -360,6 +366,11 @@ class StandinServer:
     def script(self, faults: list[dict[str, Any]]) -> None:
         with self._state.lock:
             self._state.faults.extend(faults)
+
+    @property
+    def batches(self) -> Batches:
+        """Files and batches: ``configure(complete_after_polls=, item_faults=)``, ``stats()``."""
+        return self._state.batches
 
     def request_log(self) -> list[dict[str, Any]]:
         with self._state.lock:

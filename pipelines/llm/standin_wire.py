@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from pipelines.llm.standins import reported_model_id
+from pipelines.llm.standins import reported_model_id, respond
 
 FIXED_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z; a constant so bodies are deterministic
 
@@ -139,3 +139,28 @@ def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[i
     if protocol == "openai":
         return openai_body(model, text, finish, usage)
     return anthropic_body(model, text, finish, usage, tool)
+
+
+def model_reply(protocol: str, body: dict[str, Any], fault: dict[str, Any],
+                oracle: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a model request: what a synchronous call and a batch item both answer.
+
+    Fault keys used here: ``content``, ``finish_reason``, ``cached_tokens``, ``echo_prefill``.
+    """
+    model = str(body.get("model", ""))
+    if "content" in fault:
+        text, finish = str(fault["content"]), "stop"
+    else:
+        reply = respond(model, last_user_text(body), oracle)
+        if reply is None:
+            return 404, error_body(protocol, 404, f"The model `{model}` does not exist (stand-in models: "
+                                   "standin-oracle, standin-partial, standin-generic, standin-judge)")
+        text, finish = reply.text, reply.finish_reason
+        # An Anthropic assistant prefill: the reply continues it, as a real model's would.
+        prefill = assistant_prefill(body) if protocol == "anthropic" else ""
+        if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
+            text = text[len(prefill):]
+    finish = str(fault.get("finish_reason", finish))
+    input_tokens = prompt_tokens(body)
+    usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
+    return 200, reply_body(protocol, model, text, finish, usage, forced_tool(body) if protocol == "anthropic" else None)

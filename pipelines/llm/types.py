@@ -71,3 +71,6 @@ class LLMResult(BaseModel):
     error_type: str | None = None
     error_message: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # How the answer was obtained: one request (sync) or the provider's batch API (pipelines/llm/batch.py).
+    mode: Literal["sync", "batch"] = "sync"
+    batch_id: str | None = None

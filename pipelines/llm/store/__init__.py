@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.llm.store.base import CallStoreBase, ClaimResult, Row
+from pipelines.llm.store.base import BatchRecord, CallStoreBase, ClaimResult, Row
 from pipelines.llm.store.keys import (
     KEY_SCHEMA,
     StoredCall,
@@ -27,7 +27,7 @@ from pipelines.llm.store.sqlite import SQLiteCallStore
 
 CallStore = SQLiteCallStore  # the embedded default; open_store() picks the backend from a URL
 
-__all__ = ["KEY_SCHEMA", "CallStore", "CallStoreBase", "ClaimResult", "Row", "SQLiteCallStore", "StoredCall",
+__all__ = ["KEY_SCHEMA", "BatchRecord", "CallStore", "CallStoreBase", "ClaimResult", "Row", "SQLiteCallStore", "StoredCall",
            "call_key", "canonical_json", "is_url", "key_material", "key_of", "model_fingerprint", "model_material",
            "open_store"]
 

@@ -6,6 +6,8 @@ Semantics shared by both backends:
   wins and later writes of the same key are ignored. Only successful calls are stored.
 * **Rejections.** `reject` moves an unusable reply (e.g. judge JSON that failed parsing) to
   `rejected_calls`, so the next run asks again.
+* **Provider batches.** `record_batch` keeps a submitted batch id with its call keys; it stays
+  open (`open_batches`) until `finish_batch`, so a killed run polls it again instead of paying twice.
 * **Claims on in-flight calls.** Before sending, a caller `claim`s the keys it is about to pay
   for. A key already answered comes back in `done`; a key someone else holds comes back in `held`
   (wait for it: poll `get_many`, then `claim` again); the rest are `won`. `claim` looks for an
@@ -32,6 +34,19 @@ class ClaimResult:
     won: set[str] = field(default_factory=set)  # this owner holds them now: send
     done: set[str] = field(default_factory=set)  # already answered: read them from the store
     held: set[str] = field(default_factory=set)  # another live owner holds them: wait
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """A provider batch (mode: batch) submitted for these call keys; status open until its results are in."""
+
+    batch_id: str
+    provider: str  # provider name in models.yaml
+    model: str  # model name in models.yaml
+    status: str  # open | ended | failed | cancelled | expired
+    submitted_at: str
+    finished_at: str | None
+    keys: list[str]
 
 
 def row_values(row: Row) -> tuple[Any, ...]:
@@ -110,6 +125,27 @@ class CallStoreBase(ABC):
     @abstractmethod
     def release(self, owner: str, keys: Iterable[str] | None = None) -> int:
         """Drop `owner`'s claims on `keys` (all of them when None); returns how many."""
+
+    # -- provider batches (mode: batch) ---------------------------------------------------
+    @abstractmethod
+    def record_batch(self, batch_id: str, provider: str, model: str, calls: dict[str, dict[str, Any]]) -> None:
+        """Record a submitted batch and the calls it covers ({key: key material}), before anyone polls it."""
+
+    @abstractmethod
+    def batch_materials(self, batch_id: str) -> dict[str, dict[str, Any]]:
+        """{call key: key material} of a recorded batch (its answers are stored with them)."""
+
+    @abstractmethod
+    def open_batches(self, keys: Iterable[str]) -> list[BatchRecord]:
+        """Batches still open that cover any of `keys` (a rerun polls them instead of resubmitting)."""
+
+    @abstractmethod
+    def finish_batch(self, batch_id: str, status: str) -> None:
+        """Close a batch: its results are stored (or it failed); it is never polled again."""
+
+    @abstractmethod
+    def batches(self) -> list[BatchRecord]:
+        """Every recorded batch, oldest first."""
 
     # -- lifecycle -----------------------------------------------------------------------
     @abstractmethod

@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.llm.store.base import CallStoreBase, ClaimResult, Row, row_values
-from pipelines.llm.store.keys import StoredCall
+from pipelines.llm.store.base import BatchRecord, CallStoreBase, ClaimResult, Row, row_values
+from pipelines.llm.store.keys import StoredCall, canonical_json
 
 SCHEMA = "xpertbench"
 _LOCK_ID = 0x78626C6C6D  # pg_advisory_xact_lock id for migrations ("xbllm")
@@ -59,6 +59,20 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             claimed_at TIMESTAMPTZ NOT NULL,
             expires_at TIMESTAMPTZ NOT NULL)""",
         f"CREATE INDEX claims_owner ON {SCHEMA}.claims(owner)",
+    ]),
+    (3, [
+        # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
+        f"""CREATE TABLE {SCHEMA}.batches (
+            batch_id     TEXT PRIMARY KEY,
+            provider     TEXT NOT NULL,
+            model        TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            submitted_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+            finished_at  TIMESTAMPTZ)""",
+        f"""CREATE TABLE {SCHEMA}.batch_calls (
+            batch_id TEXT NOT NULL, call_key TEXT NOT NULL, request_json TEXT NOT NULL,
+            PRIMARY KEY (batch_id, call_key))""",
+        f"CREATE INDEX batch_calls_key ON {SCHEMA}.batch_calls(call_key)",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -234,6 +248,49 @@ class PostgresCallStore(CallStoreBase):
         return self._tx(lambda c: c.execute(sa.text(
             f"DELETE FROM {SCHEMA}.claims WHERE owner = :owner AND call_key = ANY(:keys)"),
             {"owner": owner, "keys": ks}).rowcount)
+
+    # -- provider batches ----------------------------------------------------------------
+    def record_batch(self, batch_id: str, provider: str, model: str, calls: dict[str, dict[str, Any]]) -> None:
+        keys = sorted(calls)
+
+        def tx(c: Connection) -> None:
+            c.execute(sa.text(f"INSERT INTO {SCHEMA}.batches (batch_id, provider, model, status) "
+                              "VALUES (:b, :p, :m, 'open')"), {"b": batch_id, "p": provider, "m": model})
+            c.execute(sa.text(f"INSERT INTO {SCHEMA}.batch_calls SELECT :b, k, r FROM unnest(CAST(:keys AS text[]), "
+                              "CAST(:reqs AS text[])) AS t(k, r) ON CONFLICT DO NOTHING"),
+                      {"b": batch_id, "keys": keys, "reqs": [canonical_json(calls[k]) for k in keys]})
+
+        self._tx(tx)
+
+    def batch_materials(self, batch_id: str) -> dict[str, dict[str, Any]]:
+        with self._engine.connect() as c:
+            rows = c.execute(sa.text(f"SELECT call_key, request_json FROM {SCHEMA}.batch_calls WHERE batch_id = :b"),
+                             {"b": batch_id}).all()
+        return {r[0]: json.loads(r[1]) for r in rows}
+
+    def open_batches(self, keys: Iterable[str]) -> list[BatchRecord]:
+        with self._engine.connect() as c:
+            ids = set(c.execute(sa.text(
+                f"SELECT DISTINCT b.batch_id FROM {SCHEMA}.batch_calls k JOIN {SCHEMA}.batches b "
+                "ON b.batch_id = k.batch_id WHERE b.status = 'open' AND k.call_key = ANY(:keys)"),
+                {"keys": list(dict.fromkeys(keys))}).scalars())
+        return [r for r in self.batches() if r.batch_id in ids]
+
+    def finish_batch(self, batch_id: str, status: str) -> None:
+        self._tx(lambda c: c.execute(sa.text(
+            f"UPDATE {SCHEMA}.batches SET status = :s, finished_at = clock_timestamp() WHERE batch_id = :b"),
+            {"s": status, "b": batch_id}))
+
+    def batches(self) -> list[BatchRecord]:
+        with self._engine.connect() as c:
+            keys: dict[str, list[str]] = {}
+            for bid, key in c.execute(sa.text(
+                    f"SELECT batch_id, call_key FROM {SCHEMA}.batch_calls ORDER BY batch_id, call_key")):
+                keys.setdefault(bid, []).append(key)
+            rows = c.execute(sa.text(f"SELECT batch_id, provider, model, status, submitted_at, finished_at "
+                                     f"FROM {SCHEMA}.batches ORDER BY submitted_at, batch_id")).all()
+        return [BatchRecord(r[0], r[1], r[2], r[3], _iso(r[4]), _iso(r[5]) if r[5] else None, keys.get(r[0], []))
+                for r in rows]
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.llm.store.base import CallStoreBase, ClaimResult, Row, row_values
-from pipelines.llm.store.keys import StoredCall
+from pipelines.llm.store.base import BatchRecord, CallStoreBase, ClaimResult, Row, row_values
+from pipelines.llm.store.keys import StoredCall, canonical_json
 
 # (version, statements). Version 1 is the schema stores had before versioning existed (hence
 # IF NOT EXISTS); each later step runs once, in order, recorded in schema_version.
@@ -49,6 +49,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         # expires_at: seconds since the epoch (time.time()) after which a waiter may take over
         "CREATE TABLE claims (call_key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
         "CREATE INDEX claims_owner ON claims(owner)",
+    ]),
+    (3, [
+        # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
+        """CREATE TABLE batches (batch_id TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL,
+            status TEXT NOT NULL, submitted_at TEXT NOT NULL, finished_at TEXT)""",
+        """CREATE TABLE batch_calls (batch_id TEXT NOT NULL, call_key TEXT NOT NULL, request_json TEXT NOT NULL,
+            PRIMARY KEY (batch_id, call_key))""",
+        "CREATE INDEX batch_calls_key ON batch_calls(call_key)",
     ]),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -235,6 +243,40 @@ class SQLiteCallStore(CallStoreBase):
                 return db.execute("DELETE FROM claims WHERE owner = ?", (owner,)).rowcount
             return sum(db.execute("DELETE FROM claims WHERE owner = ? AND call_key = ?", (owner, k)).rowcount
                        for k in dict.fromkeys(keys))
+
+    # -- provider batches ----------------------------------------------------------------
+    def record_batch(self, batch_id: str, provider: str, model: str, calls: dict[str, dict[str, Any]]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO batches VALUES (?,?,?,?,?,NULL)", (batch_id, provider, model, "open", _now_iso()))
+            db.executemany("INSERT OR IGNORE INTO batch_calls VALUES (?,?,?)",
+                           [(batch_id, k, canonical_json(m)) for k, m in calls.items()])
+
+    def batch_materials(self, batch_id: str) -> dict[str, dict[str, Any]]:
+        return {r[0]: json.loads(r[1]) for r in self._conn().execute(
+            "SELECT call_key, request_json FROM batch_calls WHERE batch_id = ?", (batch_id,))}
+
+    def open_batches(self, keys: Iterable[str]) -> list[BatchRecord]:
+        db = self._conn()
+        ids: set[str] = set()
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            q = ",".join("?" * len(chunk))
+            ids.update(r[0] for r in db.execute(
+                f"SELECT DISTINCT b.batch_id FROM batch_calls c JOIN batches b ON b.batch_id = c.batch_id "
+                f"WHERE b.status = 'open' AND c.call_key IN ({q})", chunk))
+        return [r for r in self.batches() if r.batch_id in ids]
+
+    def finish_batch(self, batch_id: str, status: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE batches SET status = ?, finished_at = ? WHERE batch_id = ?", (status, _now_iso(), batch_id))
+
+    def batches(self) -> list[BatchRecord]:
+        db = self._conn()
+        keys: dict[str, list[str]] = {}
+        for bid, key in db.execute("SELECT batch_id, call_key FROM batch_calls ORDER BY batch_id, call_key"):
+            keys.setdefault(bid, []).append(key)
+        return [BatchRecord(r[0], r[1], r[2], r[3], r[4], r[5], keys.get(r[0], []))
+                for r in db.execute("SELECT batch_id, provider, model, status, submitted_at, finished_at FROM batches "
+                                    "ORDER BY submitted_at, batch_id")]
 
     # -- lifecycle -----------------------------------------------------------------------
     def close(self) -> None:
