@@ -189,9 +189,13 @@ def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, judge_model:
                stored_usage: dict[str, dict]) -> pd.DataFrame:
     """Token and cost rows per call: candidates from the generation rows, judge calls from their
     stored usage (`stored_usage`: call key -> usage dict from the call store)."""
-    cols = ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens", "cost_usd"]
-    gen = generations.assign(role="candidate", for_candidate=generations["model"])[cols] if len(generations) else \
-        pd.DataFrame(columns=cols)
+    cols = ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
+            "mode", "batch_id"]  # mode: sync | batch (the provider's batch API), batch_id: that batch
+    gen = generations.assign(role="candidate", for_candidate=generations["model"])
+    for col, default in (("mode", "sync"), ("batch_id", None)):  # generations written before batch mode
+        if col not in gen.columns:
+            gen[col] = default
+    gen = gen[cols] if len(gen) else pd.DataFrame(columns=cols)
     rows = []
     for key, cand in judge_rows[["judge_call_key", "model"]].dropna().drop_duplicates().itertuples(index=False):
         u = stored_usage.get(key)
@@ -200,7 +204,7 @@ def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, judge_model:
         tin, tout, tc = (int(u.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
         rows.append({"role": "judge", "model": judge_model, "for_candidate": cand, "call_key": key,
                      "input_tokens": tin, "output_tokens": tout, "cached_tokens": tc,
-                     "cost_usd": judge_cost(tin, tout, tc)})
+                     "cost_usd": judge_cost(tin, tout, tc), "mode": u.get("mode", "sync"), "batch_id": u.get("batch_id")})
     return pd.concat([gen, pd.DataFrame(rows, columns=cols)], ignore_index=True)
 
 

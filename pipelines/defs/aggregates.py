@@ -16,7 +16,8 @@ def judge_usage(judge_rows: pd.DataFrame, llm: LLMResource) -> dict[str, dict]:
     if not len(keys):
         return {}
     store = llm.runner.store
-    return {k: sc.response.get("usage", {}) for k, sc in store.get_many(keys).items()}
+    return {k: {**sc.response.get("usage", {}), "mode": sc.response.get("mode", "sync"),
+                "batch_id": sc.response.get("batch_id")} for k, sc in store.get_many(keys).items()}
 
 
 OUTS = {

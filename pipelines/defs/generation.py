@@ -16,7 +16,7 @@ COLUMNS = [
     "task_id", "model", "replicate", "ok", "answer", "model_reported", "finish_reason", "truncated", "max_tokens",
     "regenerated", "input_tokens", "output_tokens", "cached_tokens", "latency_s", "cost_usd", "call_key",
     "from_store", "error_type", "error_message", "template_version", "prompt_template_hash", "source_sha256",
-    "models_config",
+    "models_config", "mode", "batch_id",
 ]
 
 
@@ -69,6 +69,7 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
             "output_tokens": res.output_tokens, "cached_tokens": res.cached_tokens,
             "latency_s": res.latency_s, "cost_usd": res.cost_usd, "call_key": res.call_key,
             "from_store": res.from_store, "error_type": res.error_type, "error_message": res.error_message,
+            "mode": res.mode, "batch_id": res.batch_id,
             "template_version": cfg.template_version, "prompt_template_hash": req.template_hash,
             "source_sha256": sha[req.tags["task_id"]], "models_config": models.fingerprint(),
         }
