@@ -87,17 +87,22 @@ class BatchSender:
         self.created = 0  # batches this sender submitted
 
     # -- entry point -----------------------------------------------------------------------
-    async def run(self, jobs: Sequence[BatchJob], done: Callable[[BatchJob, LLMResult], Awaitable[None]]) -> None:
-        """Answer every job through ``done`` (stored already when ok): resumed batches first, then new ones."""
+    async def run(self, jobs: Sequence[BatchJob], done: Callable[[BatchJob, LLMResult], Awaitable[None]],
+                  claims: BatchClaims | None = None) -> None:
+        """Answer every job through ``done`` (stored already when ok): calls of a recorded open batch by
+        polling it (no claim needed: polling is free and storing is first-writer-wins), the rest in new
+        batches, under ``claims`` when given (another worker's call is waited for, not sent twice)."""
         by_key = {j.key: j for j in jobs}
-        resumed = await asyncio.to_thread(self.store.open_batches, list(by_key))
+        resumed = await asyncio.to_thread(self.store.open_batches, list(by_key)) if by_key else []
         waits = []
         for rec in resumed:
             mine = [by_key.pop(k) for k in rec.keys if k in by_key]
             self.log(f"{self.desc}: resuming batch {rec.batch_id} ({len(rec.keys)} calls, submitted "
                      f"{rec.submitted_at}); {len(mine)} of them asked now, none sent again")
             waits.append(self._follow(rec, mine, done))
-        await asyncio.gather(*waits, self._submit_all(list(by_key.values()), done))
+        rest = list(by_key.values())
+        waits.append(self._submit_all(rest, done) if claims is None else _claimed(self, rest, claims, done))
+        await asyncio.gather(*waits)
 
     async def _submit_all(self, jobs: list[BatchJob], done: Callable[[BatchJob, LLMResult], Awaitable[None]]) -> None:
         groups: dict[str, list[BatchJob]] = {}
@@ -114,8 +119,15 @@ class BatchSender:
         provider_name = self.config.model(model).provider
         try:
             batch_id = await self._submit(provider_name, model, jobs)
+        except cancel.LLMCancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - classified: the calls fail (or retry) like any call
             f = classify(exc)
+            self.log(f"{self.desc}: submitting a batch of {len(jobs)} calls failed: {f.error_type}: "
+                     f"{self.redact(f.message)}")
+            provider = self.config.providers[provider_name]
+            if f.retryable:  # the batch API itself is failing: back off before the next submission
+                await self.clock.sleep(min(provider.backoff_max_s, provider.backoff_base_s * 2 ** jobs[0].batches))
             await self._settle(jobs, _Outcome(failures={j.key: f for j in jobs}), done, batch_id=None)
             return
         rec = BatchRecord(batch_id, provider_name, model, "open", "", None, [j.key for j in jobs])
@@ -311,10 +323,10 @@ class BatchSender:
             await self._submit_all(again, done)
 
 
-async def send_batched(sender: BatchSender, jobs: Sequence[BatchJob], claims: BatchClaims,
-                       done: Callable[[BatchJob, LLMResult], Awaitable[None]]) -> None:
-    """Batch-mode calls under the runner's claims: a call another worker is sending (or polling) is
-    waited for and read from the store; the rest go to ``sender`` (resumed or new batches)."""
+async def _claimed(sender: BatchSender, jobs: Sequence[BatchJob], claims: BatchClaims,
+                   done: Callable[[BatchJob, LLMResult], Awaitable[None]]) -> None:
+    """New batches under the runner's claims: a call another worker is sending (or polling) is waited
+    for and read from the store; the calls this worker won go into its batches."""
     if not jobs:
         return
     config = sender.config
@@ -328,14 +340,15 @@ async def send_batched(sender: BatchSender, jobs: Sequence[BatchJob], claims: Ba
 
     async def wait(j: BatchJob) -> None:
         got = await claims.wait(j.key)
-        if got is None:  # its holder gave up or died: ours now
+        if got is None:  # its holder gave up or died: ours now (resumed if it left a recorded batch)
             await sender.run([j], settle)
         else:
             await done(j, stored_result(config, j.request, j.key, got))
 
     got = await asyncio.gather(*(claims.claim(j.key) for j in jobs))
-    mine = [j for j, g in zip(jobs, got, strict=True) if g is Claim.WON]
     for j, g in zip(jobs, got, strict=True):
         if isinstance(g, StoredCall):
             await done(j, stored_result(config, j.request, j.key, g))
-    await asyncio.gather(sender.run(mine, settle), *(wait(j) for j, g in zip(jobs, got, strict=True) if g is Claim.HELD))
+    mine = [j for j, g in zip(jobs, got, strict=True) if g is Claim.WON]
+    await asyncio.gather(sender._submit_all(mine, settle),
+                         *(wait(j) for j, g in zip(jobs, got, strict=True) if g is Claim.HELD))

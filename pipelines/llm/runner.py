@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from pipelines.llm import cancel
 from pipelines.llm.accounting import Estimate, estimate_requests
 from pipelines.llm.attempt import call_with_retries, stored_result
-from pipelines.llm.batch import BatchJob, BatchSender, send_batched
+from pipelines.llm.batch import BatchJob, BatchSender
 from pipelines.llm.claims import DEFAULT_TTL_S, BatchClaims, Claim
 from pipelines.llm.clients import ChatClient, build_client, resolve_api_key
 from pipelines.llm.clock import Clock, MonotonicClock
@@ -290,7 +290,7 @@ class LLMRunner:
             jobs = [BatchJob(i, requests[i], keys[i], materials[i]) for i in batched]
             in_batch = set(batched)
             await asyncio.gather(*(one(i) for i in to_send if i not in in_batch),
-                                 send_batched(sender, jobs, claims, lambda j, res: finish(j.index, res)))
+                                 sender.run(jobs, lambda j, res: finish(j.index, res), claims))
         finally:
             progress.close()
             try:

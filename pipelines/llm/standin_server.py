@@ -24,8 +24,7 @@ Structured output as the real APIs do it: an Anthropic assistant prefill is cont
 omits the prefilled text), and a forced tool (``tool_choice: {"type": "tool"}``) is answered with a
 ``tool_use`` block whose input is the reply's JSON (a reply that is not a JSON object stays text).
 
-Batch endpoints of both protocols (files, batches, message batches; completion counted in polls,
-per-item faults): ``standin_batches.py``.
+Batch endpoints of both protocols (files, batches, message batches): ``standin_batches.py``.
 
 Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
 """
@@ -138,17 +137,15 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if not BATCH_ROUTE.match(path):
             return False
-        n = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         auth = self.headers.get("authorization", "")
         if path != "/_batches" and not (auth.lower().startswith("bearer ") or self.headers.get("x-api-key")):
             self._error("anthropic" if "/messages/" in path else "openai", 401, "missing API key")
             return True
         with self.server.state.lock:
             oracle = dict(self.server.state.oracle)
-        origin = f"http://{self.headers.get('host') or '127.0.0.1'}"
         status, body, ctype = self.server.state.batches.handle(
-            method, path, self.headers.get("content-type", ""), raw, oracle, origin)
+            method, path, self.headers.get("content-type", ""), raw, oracle, f"http://{self.headers.get('host')}")
         self._send(status, body, content_type=ctype)
         return True
 

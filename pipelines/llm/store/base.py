@@ -43,7 +43,7 @@ class BatchRecord:
     batch_id: str
     provider: str  # provider name in models.yaml
     model: str  # model name in models.yaml
-    status: str  # open | ended | failed | cancelled | expired
+    status: str  # open, else the provider's final status (completed, ended, failed, expired...) or lost
     submitted_at: str
     finished_at: str | None
     keys: list[str]
