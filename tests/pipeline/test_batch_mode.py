@@ -32,6 +32,7 @@ def _models(path: Path, base_url: str, mode: str) -> Path:
 
 
 def _run(root: Path, raw: Path, base_url: str, mode: str) -> Path:
+    root.mkdir(parents=True)
     defs = pipeline_defs(str(raw), str(root / "assets"), str(pipeline_yaml(root / "xb.yaml")),
                          str(_models(root / "models.yaml", base_url, mode)))
     with dg.DagsterInstance.ephemeral() as instance:
