@@ -124,3 +124,27 @@ def test_settings_choose_and_hand_on_the_call_store(tmp_path: Path) -> None:
     t = Settings.load(env={"XPERTBENCH_CALL_STORE": "postgresql://xb@db:5432/calls"})
     assert t.call_store_url == "postgresql://xb@db:5432/calls"
     assert Settings.load(env=t.to_env()).call_store_url == t.call_store_url  # what child processes see
+
+
+def test_an_existing_store_gains_the_batch_tables_and_records_batches(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration 3 (provider batches) on a store made at version 2, then the batch records, on both backends."""
+    from pipelines.llm.store import postgres, sqlite
+
+    module = sqlite if store_url.startswith("sqlite") else postgres
+    with monkeypatch.context() as m:
+        m.setattr(module, "MIGRATIONS", module.MIGRATIONS[:2])  # the code before batch mode
+        with open_store(store_url) as old:
+            old.put("k0", "m", REQ, resp("kept"))
+            assert old.schema_version() == 2
+    with open_store(store_url) as s:
+        assert s.schema_version() == 3 and s.get("k0").response["text"] == "kept"
+        s.record_batch("batch_a", "p", "m", {"k1": {**REQ, "n": 1}, "k2": {**REQ, "n": 2}})
+        s.record_batch("batch_b", "p", "m", {"k3": REQ})
+        assert [(b.batch_id, b.status, b.keys) for b in s.open_batches(["k2", "k9"])] == \
+            [("batch_a", "open", ["k1", "k2"])]
+        assert s.batch_materials("batch_a") == {"k1": {**REQ, "n": 1}, "k2": {**REQ, "n": 2}}
+        s.finish_batch("batch_a", "completed")
+        assert s.open_batches(["k1", "k2", "k3"])[0].batch_id == "batch_b"
+        assert [(b.batch_id, b.status, b.finished_at is not None) for b in s.batches()] == \
+            [("batch_a", "completed", True), ("batch_b", "open", False)]
