@@ -222,11 +222,12 @@ class BatchSender:
     def _materials(self, rec: BatchRecord) -> dict[str, dict[str, Any]]:
         return self.store.batch_materials(rec.batch_id)
 
-    @staticmethod
-    def _as_result(model: str, key: str, c: Completion, latency_s: float) -> LLMResult:
-        return LLMResult(call_key=key, model=model, ok=True, text=c.text, model_reported=c.model_reported,
-                         finish_reason=c.finish_reason, input_tokens=c.input_tokens, output_tokens=c.output_tokens,
-                         cached_tokens=c.cached_tokens, latency_s=latency_s, mode="batch")
+    def _as_result(self, model: str, key: str, c: Completion, latency_s: float) -> LLMResult:
+        """The result a synchronous call with this completion gives (succeeded_result: one place for every
+        usage field), for a key of the batch whether or not this run asked for it."""
+        stub = LLMRequest.model_construct(model=model, tags={})  # succeeded_result reads only model and tags
+        return succeeded_result(self.config, stub, key, 1, c).model_copy(update={"latency_s": latency_s,
+                                                                                  "mode": "batch"})
 
     async def _retrieve(self, sdk: Any, wire: str, batch_id: str) -> tuple[str, tuple[int, int, int], bool]:
         """(status, (completed, failed, total), ended) of one poll."""

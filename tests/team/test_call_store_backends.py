@@ -133,12 +133,12 @@ def test_an_existing_store_gains_the_batch_tables_and_records_batches(
 
     module = sqlite if store_url.startswith("sqlite") else postgres
     with monkeypatch.context() as m:
-        m.setattr(module, "MIGRATIONS", module.MIGRATIONS[:2])  # the code before batch mode
+        m.setattr(module, "MIGRATIONS", [x for x in module.MIGRATIONS if x[0] < 4])  # the code before batch mode
         with open_store(store_url) as old:
             old.put("k0", "m", REQ, resp("kept"))
-            assert old.schema_version() == 2
+            assert old.schema_version() < 4
     with open_store(store_url) as s:
-        assert s.schema_version() == 3 and s.get("k0").response["text"] == "kept"
+        assert s.schema_version() == module.SCHEMA_VERSION >= 4 and s.get("k0").response["text"] == "kept"
         s.record_batch("batch_a", "p", "m", {"k1": {**REQ, "n": 1}, "k2": {**REQ, "n": 2}})
         s.record_batch("batch_b", "p", "m", {"k3": REQ})
         assert [(b.batch_id, b.status, b.keys) for b in s.open_batches(["k2", "k9"])] == \

@@ -60,7 +60,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             expires_at TIMESTAMPTZ NOT NULL)""",
         f"CREATE INDEX claims_owner ON {SCHEMA}.claims(owner)",
     ]),
-    (3, [
+    # 4, not 3: version 3 is the cache-write column (branch cost-price), so the two merge in order.
+    (4, [
         # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
         f"""CREATE TABLE {SCHEMA}.batches (
             batch_id     TEXT PRIMARY KEY,

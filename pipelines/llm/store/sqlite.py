@@ -50,7 +50,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TABLE claims (call_key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
         "CREATE INDEX claims_owner ON claims(owner)",
     ]),
-    (3, [
+    # 4, not 3: version 3 is the cache-write column (branch cost-price), so the two merge in order.
+    (4, [
         # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
         """CREATE TABLE batches (batch_id TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL,
             status TEXT NOT NULL, submitted_at TEXT NOT NULL, finished_at TEXT)""",
