@@ -220,3 +220,10 @@ def test_store_migration_adds_batch_tables_to_an_existing_store(tmp_path: Path) 
     store.finish_batch("batch_1", "ended")
     assert store.open_batches(["k2"]) == []
     store.close()
+
+
+def test_large_submissions_are_split_by_request_count(server: StandinServer, tmp_path: Path) -> None:
+    with runner(batch_config(server.base_url, "anthropic", batch_max_requests=2), tmp_path / "c.sqlite") as llm:
+        got = llm.run(prompts(5), desc="gen")
+    assert all(r.ok for r in got) and server.batches.stats()["created"] == {"anthropic": 3}
+    assert [len(b["custom_ids"]) for b in server.batches.stats()["batches"]] == [2, 2, 1]
