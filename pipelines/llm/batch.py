@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import anthropic
 import openai
 
 from pipelines.llm import cancel
@@ -84,7 +83,6 @@ class BatchSender:
                  log: Callable[[str], None], redact: Callable[[str | None], str | None], desc: str) -> None:
         self.config, self.store, self.client, self.clock = config, store, client, clock
         self.log, self.redact, self.desc = log, redact, desc
-        self.created = 0  # batches this sender submitted
 
     # -- entry point -----------------------------------------------------------------------
     async def run(self, jobs: Sequence[BatchJob], done: Callable[[BatchJob, LLMResult], Awaitable[None]],
@@ -162,7 +160,6 @@ class BatchSender:
         # Recorded before the first poll: a run killed from here on resumes this batch.
         await asyncio.to_thread(self.store.record_batch, batch.id, provider_name, model_name,
                                 {j.key: j.material for j in jobs})
-        self.created += 1
         self.log(f"{self.desc}: submitted batch {batch.id} to {provider_name} ({len(jobs)} calls, {model_name})")
         return str(batch.id)
 
