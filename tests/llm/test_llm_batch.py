@@ -227,3 +227,21 @@ def test_large_submissions_are_split_by_request_count(server: StandinServer, tmp
         got = llm.run(prompts(5), desc="gen")
     assert all(r.ok for r in got) and server.batches.stats()["created"] == {"anthropic": 3}
     assert [len(b["custom_ids"]) for b in server.batches.stats()["batches"]] == [2, 2, 1]
+
+
+def test_anthropic_prefill_is_handled_alike_in_both_modes(server: StandinServer, tmp_path: Path) -> None:
+    """structured_output: prefill sends an assistant "{" turn; the reply is the prefill plus its continuation.
+    Batch results are read with the prefill recorded in the store's key material (as after a resume)."""
+    reqs = [req(f"Give JSON {i}", response_format="json") for i in range(2)]
+
+    def cfg(mode: str) -> ModelsConfig:
+        base = batch_config(server.base_url, "anthropic", mode=mode).model_dump()
+        base["models"]["m"]["structured_output"] = "prefill"
+        return ModelsConfig.model_validate(base)
+
+    with runner(cfg("sync"), tmp_path / "s.sqlite") as llm:
+        want = [r.text for r in llm.run(reqs)]
+    with runner(cfg("batch"), tmp_path / "b.sqlite") as llm:
+        got = [r.text for r in llm.run(reqs)]
+    assert server.batches.stats()["created"] == {"anthropic": 1}
+    assert got == want and all(t.startswith("{") for t in got)
