@@ -7,7 +7,7 @@ Routes (the SDKs' own paths, so ``client.files`` / ``client.batches`` / ``client
   GET  /v1/batches/{id}                   one poll;  POST /v1/batches/{id}/cancel
   POST /v1/messages/batches               {requests: [{custom_id, params}]} -> message batch
   GET  /v1/messages/batches/{id}          one poll;  GET .../results (JSONL, once ended);  POST .../cancel
-  POST /_batches   {"complete_after_polls": n, "item_faults": [fault, ...]}   configure
+  POST /_batches   {"complete_after_polls": n, "item_faults": [fault, ...], "get_faults": [500, ...]}
   GET  /_batches   {"created": {"openai": n, "anthropic": n}, "polls": n, "batches": [...]}
 
 Every item is answered when its batch is created (the same bodies as a synchronous call,
@@ -15,6 +15,7 @@ Every item is answered when its batch is created (the same bodies as a synchrono
 times: completion is counted in polls, never in wall time, so tests do not sleep. ``item_faults``
 are consumed one per item in submission order: ``status`` (+ ``message``) makes that item an error,
 ``expire`` makes it expire; ``content``, ``finish_reason``, ``cached_tokens`` shape its reply.
+``get_faults`` answer the next GETs (polls, result downloads) with these HTTP error statuses.
 """
 
 from __future__ import annotations
@@ -63,15 +64,18 @@ class Batches:
         self.batches: dict[str, dict[str, Any]] = {}
         self.complete_after_polls = 1
         self.item_faults: deque[dict[str, Any]] = deque()
+        self.get_faults: deque[int] = deque()  # HTTP statuses for the next GETs (polls, downloads)
         self.created: Counter[str] = Counter()
         self.polls = 0
         self._ids = itertools.count(1)
 
-    def configure(self, complete_after_polls: int | None = None, item_faults: list[dict[str, Any]] | None = None) -> None:
+    def configure(self, complete_after_polls: int | None = None, item_faults: list[dict[str, Any]] | None = None,
+                  get_faults: list[int] | None = None) -> None:
         with self.lock:
             if complete_after_polls is not None:
                 self.complete_after_polls = int(complete_after_polls)
             self.item_faults.extend(item_faults or [])
+            self.get_faults.extend(get_faults or [])
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -88,6 +92,11 @@ class Batches:
                 if method == "POST":
                     self.configure(**json.loads(raw or b"{}"))
                 return _json(200, self.stats())
+            with self.lock:
+                fault = self.get_faults.popleft() if method == "GET" and self.get_faults else None
+            if fault is not None:
+                protocol = "anthropic" if "messages" in parts else "openai"
+                return _json(fault, error_body(protocol, fault, f"stand-in fault on GET: {fault}"))
             if parts[:2] == ["v1", "files"]:
                 return self._files(method, parts[2:], content_type, raw)
             if parts[:2] == ["v1", "batches"]:

@@ -245,3 +245,20 @@ def test_anthropic_prefill_is_handled_alike_in_both_modes(server: StandinServer,
         got = [r.text for r in llm.run(reqs)]
     assert server.batches.stats()["created"] == {"anthropic": 1}
     assert got == want and all(t.startswith("{") for t in got)
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_failed_polls_and_downloads_are_retried_and_a_lost_batch_is_resubmitted(
+        server: StandinServer, tmp_path: Path, protocol: str) -> None:
+    # Two 503s on GETs (a poll, then the poll or download after it): retried on the next poll interval.
+    server.batches.configure(complete_after_polls=1, get_faults=[503, 503])
+    with runner(batch_config(server.base_url, protocol), tmp_path / "a.sqlite") as llm:
+        got = llm.run(prompts(2), desc="gen")
+    assert all(r.ok for r in got) and server.batches.stats()["created"] == {protocol: 1}
+    # A 404 (the provider no longer knows the batch): closed as lost, its calls go into a new batch.
+    server.batches.configure(get_faults=[404])
+    with runner(batch_config(server.base_url, protocol), tmp_path / "b.sqlite") as llm:
+        got = llm.run(prompts(2), desc="gen")
+    assert all(r.ok for r in got) and server.batches.stats()["created"] == {protocol: 3}
+    assert [b.status for b in CallStore(tmp_path / "b.sqlite").batches()] == \
+        ["lost", {"openai": "completed", "anthropic": "ended"}[protocol]]
