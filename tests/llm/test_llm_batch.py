@@ -262,3 +262,17 @@ def test_failed_polls_and_downloads_are_retried_and_a_lost_batch_is_resubmitted(
     assert all(r.ok for r in got) and server.batches.stats()["created"] == {protocol: 3}
     assert [b.status for b in CallStore(tmp_path / "b.sqlite").batches()] == \
         ["lost", {"openai": "completed", "anthropic": "ended"}[protocol]]
+
+
+def test_a_poll_refused_for_good_fails_the_calls_and_keeps_the_batch_for_the_next_run(
+        server: StandinServer, tmp_path: Path) -> None:
+    server.batches.configure(complete_after_polls=1, get_faults=[401])
+    with runner(batch_config(server.base_url, "openai"), tmp_path / "c.sqlite") as llm:
+        got = llm.run(prompts(2), desc="gen")
+    assert [r.error_type for r in got] == ["BatchPollFailed"] * 2
+    (rec,) = CallStore(tmp_path / "c.sqlite").batches()
+    assert rec.status == "open"
+    with runner(batch_config(server.base_url, "openai"), tmp_path / "c.sqlite") as llm:
+        again = llm.run(prompts(2), desc="gen")
+    assert all(r.ok and r.batch_id == rec.batch_id for r in again)
+    assert server.batches.stats()["created"] == {"openai": 1}
