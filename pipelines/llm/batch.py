@@ -12,7 +12,9 @@
   a later batch under the provider's retry rules (``max_retries``; other 4xx are final), never
   dropped and never a verdict.
 * Polling waits ``batch_poll_s`` on the runner's clock (virtual in tests). A cancel (Ctrl-C) stops
-  polling at once; the batch stays recorded for the next run.
+  polling at once; the batch stays recorded for the next run. A failed poll or result download is
+  retried (``max_retries`` in a row); a batch the provider answers 404 for is closed as ``lost`` and
+  its calls resubmitted; any other refusal fails the calls and leaves the batch for the next run.
 """
 
 from __future__ import annotations
