@@ -48,6 +48,9 @@ from pipelines.llm.writes import response_record
 ENDPOINT = "/v1/chat/completions"
 WINDOW = "24h"  # the only completion window both providers offer
 _ENDED_OPENAI = {"completed", "failed", "expired", "cancelled"}
+# Half the smaller provider cap (OpenAI 200 MB per batch file, Anthropic 256 MB per batch): room for the
+# request envelope around each prompt.
+MAX_BATCH_BYTES = 100_000_000
 
 
 @dataclass
@@ -65,6 +68,20 @@ class BatchJob:
 class _Outcome:
     completions: dict[str, Completion] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
+
+
+def _chunks(jobs: list[BatchJob], max_requests: int, max_bytes: int) -> list[list[BatchJob]]:
+    """Consecutive runs of jobs within both limits (a request's size estimated from its key material)."""
+    out: list[list[BatchJob]] = []
+    size = 0
+    for j in jobs:
+        n = len(json.dumps(j.material, ensure_ascii=False).encode("utf-8"))
+        if not out or len(out[-1]) >= max_requests or size + n > max_bytes:
+            out.append([])
+            size = 0
+        out[-1].append(j)
+        size += n
+    return out
 
 
 def _item_failure(status: int | None, message: str) -> Failure:
@@ -111,7 +128,7 @@ class BatchSender:
         tasks = []
         for model, group in groups.items():
             size = self.config.provider_of(model).batch_max_requests
-            tasks += [self._submit_and_follow(model, group[i:i + size], done) for i in range(0, len(group), size)]
+            tasks += [self._submit_and_follow(model, chunk, done) for chunk in _chunks(group, size, MAX_BATCH_BYTES)]
         await asyncio.gather(*tasks)
 
     async def _submit_and_follow(self, model: str, jobs: list[BatchJob],
@@ -182,32 +199,31 @@ class BatchSender:
             await cancel.checkpoint()
             try:
                 status, counts, ended = await self._retrieve(sdk, provider.wire, rec.batch_id)
+                line = (f"{self.desc}: batch {rec.batch_id} {status}: {counts[0]} completed, {counts[1]} failed, "
+                        f"{counts[2]} total")
+                if line != last:
+                    self.log(line)
+                    last = line
+                outcome = await self._results(sdk, provider.wire, rec, status) if ended else None
                 errors = 0
-            except Exception as exc:  # noqa: BLE001 - a failed poll is retried; a lost batch is resubmitted
+            except Exception as exc:  # noqa: BLE001 - a failed poll or download is retried
                 f = classify(exc)
                 errors += 1
                 self.log(f"{self.desc}: polling batch {rec.batch_id} failed: {f.error_type}: {self.redact(f.message)}")
-                if not f.retryable:
+                if f.status == 404:  # the provider does not know it (deleted, another account): ask again
                     await asyncio.to_thread(self.store.finish_batch, rec.batch_id, "lost")
                     lost = Failure("BatchLost", f"batch {rec.batch_id}: {f.message}", True)
                     await self._settle(jobs, _Outcome(failures={j.key: lost for j in jobs}), done, rec.batch_id)
                     return
-                if errors > provider.max_retries:
+                if not f.retryable or errors > provider.max_retries:  # e.g. a revoked key: fix it, rerun
                     gone = Failure("BatchPollFailed", f"batch {rec.batch_id} could not be polled: {f.message}; "
                                    "it stays recorded and the next run resumes it", False)
                     await self._settle(jobs, _Outcome(failures={j.key: gone for j in jobs}), done, rec.batch_id)
                     return
-                await self.clock.sleep(provider.batch_poll_s)
-                continue
-            line = (f"{self.desc}: batch {rec.batch_id} {status}: {counts[0]} completed, {counts[1]} failed, "
-                    f"{counts[2]} total")
-            if line != last:
-                self.log(line)
-                last = line
-            if ended:
+                outcome = None
+            if outcome is not None:
                 break
             await self.clock.sleep(provider.batch_poll_s)
-        outcome = await self._results(sdk, provider.wire, rec, status)
         # Every answer the batch holds is stored, asked now or not (it was paid for), then the batch closes.
         materials = await asyncio.to_thread(self._materials, rec)
         elapsed = self.clock.now() - started

@@ -226,7 +226,7 @@ def test_large_submissions_are_split_by_request_count(server: StandinServer, tmp
     with runner(batch_config(server.base_url, "anthropic", batch_max_requests=2), tmp_path / "c.sqlite") as llm:
         got = llm.run(prompts(5), desc="gen")
     assert all(r.ok for r in got) and server.batches.stats()["created"] == {"anthropic": 3}
-    assert [len(b["custom_ids"]) for b in server.batches.stats()["batches"]] == [2, 2, 1]
+    assert sorted(len(b["custom_ids"]) for b in server.batches.stats()["batches"]) == [1, 2, 2]  # submitted at once
 
 
 def test_anthropic_prefill_is_handled_alike_in_both_modes(server: StandinServer, tmp_path: Path) -> None:
