@@ -17,7 +17,8 @@ Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``r
 response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
 ``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
 ``trickle_s`` (200 whose body arrives in pieces over that many seconds),
-``cached_tokens`` (usage reports this many cached input tokens), ``echo_prefill`` (reply with an
+``cached_tokens`` (usage reports this many cached input tokens instead of the simulated cache's
+figure, see llm/prompt_cache.py), ``echo_prefill`` (reply with an
 Anthropic prefill included, as llama.cpp's /v1/messages does).
 
 Structured output as the real APIs do it: an Anthropic assistant prefill is continued (the reply
@@ -43,14 +44,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pipelines.llm.standin_wire import (
-    approx_tokens,
     assistant_prefill,
+    billed_usage,
     error_body,
     forced_tool,
     last_user_text,
-    prompt_tokens,
     reply_body,
 )
+from pipelines.llm.prompt_cache import PromptCache
 from pipelines.llm.standins import respond
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization", "x-goog-api-key"}
@@ -63,6 +64,7 @@ class _State:
         self.lock = threading.Lock()
         self.latency_s = latency_s
         self.oracle: dict[str, str] = {}
+        self.cache = PromptCache()  # provider prompt caching, simulated (llm/prompt_cache.py)
         self.faults: deque[dict[str, Any]] = deque()
         # Bounded so a long offline run cannot grow memory without limit.
         self.log: deque[dict[str, Any]] = deque(maxlen=20_000)
@@ -252,8 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
             if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
                 text = text[len(prefill):]
         finish = str(fault.get("finish_reason", finish))
-        input_tokens = prompt_tokens(body)
-        usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
+        usage = billed_usage(state.cache, protocol, model, body, text, fault)
         payload = reply_body(protocol, model, text, finish, usage, forced_tool(body) if protocol == "anthropic" else None)
         raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         if fault.get("truncate"):

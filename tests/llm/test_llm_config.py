@@ -111,10 +111,10 @@ def test_missing_and_unparseable_files(tmp_path: Path) -> None:
 
 def test_cost_prices_cached_input_separately() -> None:
     data = base()
-    data["models"]["a"].update(price_input_per_mtok=2.0, price_output_per_mtok=8.0, price_cached_input_per_mtok=0.5)
+    data["models"]["a"].update(price_input_per_mtok=2.0, price_output_per_mtok=8.0, input_cached_per_mtok=0.5)
     m = ModelsConfig.model_validate(data).model("a")
     # 1M input of which 400k cached, 100k output
     assert m.cost_usd(1_000_000, 100_000, 400_000) == pytest.approx(0.6 * 2.0 + 0.4 * 0.5 + 0.1 * 8.0)
-    data["models"]["a"].pop("price_cached_input_per_mtok")
+    data["models"]["a"].pop("input_cached_per_mtok")
     m2 = ModelsConfig.model_validate(data).model("a")
     assert m2.cost_usd(1_000_000, 0, 400_000) == pytest.approx(2.0)  # default: cached at the input price
