@@ -116,3 +116,19 @@ class PromptCache:
             self._seen.update(keys)
         written = (points[-1] - read) if points else 0
         return Usage(total, out, cached_tokens=read, cache_write_tokens=written)
+
+
+def request_body(protocol: str, system: str | None, messages: list[dict[str, str]],
+                 cache_prefix_chars: int | None) -> dict[str, Any]:
+    """The prompt part of the body the clients send (llm/clients.py), for the simulation without a server:
+    OpenAI puts the system prompt first among the messages; Anthropic marks the shared prefix of the last
+    user message with cache_control."""
+    if protocol == "openai":
+        return {"messages": ([{"role": "system", "content": system}] if system is not None else []) + messages}
+    last = messages[-1]["content"]
+    msgs: list[dict[str, Any]] = list(messages)
+    if cache_prefix_chars is not None and cache_prefix_chars < len(last):
+        msgs[-1] = {"role": "user", "content": [
+            {"type": "text", "text": last[:cache_prefix_chars], "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": last[cache_prefix_chars:]}]}
+    return {"system": system, "messages": msgs}
