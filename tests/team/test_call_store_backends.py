@@ -124,3 +124,28 @@ def test_settings_choose_and_hand_on_the_call_store(tmp_path: Path) -> None:
     t = Settings.load(env={"XPERTBENCH_CALL_STORE": "postgresql://xb@db:5432/calls"})
     assert t.call_store_url == "postgresql://xb@db:5432/calls"
     assert Settings.load(env=t.to_env()).call_store_url == t.call_store_url  # what child processes see
+
+
+def test_a_version_2_store_gains_the_cache_write_column(store_url: str) -> None:
+    """Migration 3 on each backend: a store of schema version 2 (no cache_write_tokens column) keeps its
+    rows, reads them with 0 cache writes, and stores and sums cache writes from then on."""
+    with open_store(store_url) as s:
+        s.put("old", "m", REQ, resp("kept"))
+        if isinstance(s, SQLiteCallStore):
+            db = sqlite3.connect(s.path)
+            db.executescript("ALTER TABLE calls DROP COLUMN cache_write_tokens; DELETE FROM schema_version WHERE version = 3;")
+            db.commit()
+            db.close()
+        else:
+            import sqlalchemy as sa
+
+            with s._engine.begin() as c:  # type: ignore[attr-defined]
+                c.execute(sa.text("ALTER TABLE xpertbench.calls DROP COLUMN cache_write_tokens"))
+                c.execute(sa.text("DELETE FROM xpertbench.schema_version WHERE version = 3"))
+    with open_store(store_url) as s:
+        assert s.schema_version() == 3 and s.get("old").response["text"] == "kept"  # type: ignore[attr-defined]
+        assert s.per_model()["m"]["cache_write_tokens"] == 0
+        usage = {"input_tokens": 100, "output_tokens": 5, "cached_tokens": 30, "cache_write_tokens": 60}
+        s.put("new", "m", REQ, {"text": "b", "usage": usage})
+        assert s.per_model()["m"] == {"calls": 2, "input_tokens": 103, "output_tokens": 10, "cached_tokens": 30,
+                                      "cache_write_tokens": 60}
