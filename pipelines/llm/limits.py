@@ -90,8 +90,12 @@ class ProviderLimiter:
             before = self.limit
             self._window = min(float(self.max_concurrency), self._window + 1.0 / before)
             grew = self.limit > before
-        if grew:
-            self._gate().wake()
+        if grew:  # waiters re-check against the larger limit, on their own loop
+            with self._lock:
+                gates = list(self._gates.items())
+            for loop, gate in gates:
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(gate.wake)
 
     def cool_down(self, seconds: float) -> None:
         """Hold every new attempt on this provider for ``seconds`` (from a 429's retry-after)."""

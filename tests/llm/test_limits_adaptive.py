@@ -93,6 +93,7 @@ def test_tokens_per_minute_counted_per_window_and_settled(runner_for: Any, serve
     # Each call is estimated at ~1,000 prompt tokens (2,500 characters at 2.5 per token) + max_tokens 256.
     tpm = 6000
     runner, lim = recording_runner(runner_for, clock, max_concurrency=16, tokens_per_minute=tpm)
+    server.script([{"content": "Short reply."}] * 30)
     res = runner.run([req(f"{i:04d} " + "x" * 2495) for i in range(30)])
     assert all(r.ok for r in res)
     used = max(r.input_tokens + r.output_tokens for r in res)

@@ -13,7 +13,8 @@ from pipelines.core.judge_prompt import WorkedExample
 from pipelines.core.judging import JudgeJob, judge_request
 from pipelines.llm import StandinServer
 from pipelines.llm.prompt_cache import ANTHROPIC_MIN_TOKENS, OPENAI_MIN_TOKENS, OPENAI_STEP
-from tests.core.factories import make as make_submission
+from pipelines.core.submission import Submission
+from tests.pipeline.helpers import anchored
 
 PRICES = {"price_input_per_mtok": 2.0, "price_output_per_mtok": 8.0, "input_cached_per_mtok": 0.5,
           "cache_write_per_mtok": 2.5}
@@ -61,9 +62,12 @@ def test_anthropic_caches_only_up_to_the_cache_control_breakpoint(runner_for: An
     assert stats["cache_write_tokens"] == w.cache_write_tokens and stats["cached_tokens"] == marked[1].cached_tokens
 
 
+TASK = Submission.model_validate(anchored("t-001", "Finance", "covenant", "e1", miss=3))
+
+
 def _judge_job(answer: str, model: str) -> JudgeJob:
-    s = make_submission("t-001")
-    return JudgeJob(("t-001", model, "0"), s, answer, WorkedExample(s, s.anchor), "shotjudge", {"task_id": "t-001"})
+    return JudgeJob(("t-001", model, "0"), TASK, answer, WorkedExample(TASK, TASK.anchor), "shotjudge",
+                    {"task_id": "t-001"})
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
@@ -71,7 +75,7 @@ def test_judge_prompts_of_one_task_share_a_cached_prefix(runner_for: Any, server
                                                          protocol: str) -> None:
     runner = runner_for(protocol=protocol, model_id="standin-judge", model=PRICES)
     answers = [("Answer of candidate A. " * 40, "A"), ("Candidate B answers differently. " * 30, "B")]
-    reqs = [judge_request(_judge_job(a, m), list(make_submission("t-001").rubric), "m", "judge-test")
+    reqs = [judge_request(_judge_job(a, m), list(TASK.rubric), "m", "judge-test")
             for a, m in answers]
     prefix = reqs[0].cache_prefix_chars
     assert prefix == reqs[1].cache_prefix_chars and reqs[0].last_user_text[:prefix] == reqs[1].last_user_text[:prefix]
