@@ -73,8 +73,10 @@ class Tally:
         self.cached += cached
         self.written += written
 
-    def usd(self, m: ModelConfig, batch: bool = False) -> float:
-        return m.cost_usd(self.input_tokens, self.output_tokens, self.cached, self.written, batch=batch)
+    def usd(self, m: ModelConfig, batch: bool = False, thinking: int = 0) -> float:
+        """Priced at ``m``'s rates, with ``thinking`` more output tokens per call."""
+        return m.cost_usd(self.input_tokens, self.output_tokens + thinking * self.calls, self.cached, self.written,
+                          batch=batch)
 
 
 def make_corpus(raw: Path, n: int) -> None:
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                                   rationale_max_chars=cfg.judge.rationale_max_chars)
                 body, tin = prompt_tokens(protocol, r)
                 reply = judge_reply(r.last_user_text)
-                tout = thinking + approx_tokens(reply)
+                tout = approx_tokens(reply)  # the judge's thinking is added when pricing
                 u = cache.usage(protocol, judge, body, tout)
                 plain.add(tin, tout)
                 cached.add(tin, tout, u.cached_tokens, u.cache_write_tokens)
@@ -169,16 +171,23 @@ def main(argv: list[str] | None = None) -> int:
                 v = rationales.get((job.key, c.id), {"rationale": "", "verdict": "not_met"})
                 reply = json.dumps({"explanation": v["rationale"], "criteria_met": v["verdict"] == "met"})
                 per_criterion.add(count_tokens(prompt_layout({"messages": [{"role": "user", "content": prompt}]})[0]),
-                                  thinking + approx_tokens(reply))
+                                  approx_tokens(reply))
 
     gen_sync = sum(t.usd(mcfg.model(m)) for m, t in gen.items())
     gen_batch = sum(t.usd(mcfg.model(m), batch=True) for m, t in gen.items())
-    rows = [("(a) per-criterion, no caching (HealthBench)", per_criterion, per_criterion.usd(jm), None, gen_sync),
-            ("(b) one call per answer (our default)", ours, ours.usd(jm), anchors.usd(jm), gen_sync),
-            ("(c) (b) + prompt caching", cached_ours, cached_ours.usd(jm), cached_anchors.usd(jm), gen_sync),
-            ("(d) (c) + batch", cached_ours, cached_ours.usd(jm, batch=True), cached_anchors.usd(jm, batch=True),
-             gen_batch)]
-    a_usd = rows[0][2]
+
+    def table(think: int) -> list[tuple[str, Tally, float, float | None, float, int]]:
+        return [("(a) per-criterion, no caching (HealthBench)", per_criterion, per_criterion.usd(jm, False, think),
+                 None, gen_sync, think),
+                ("(b) one call per answer (our default)", ours, ours.usd(jm, False, think),
+                 anchors.usd(jm, False, think), gen_sync, think),
+                ("(c) (b) + prompt caching", cached_ours, cached_ours.usd(jm, False, think),
+                 cached_anchors.usd(jm, False, think), gen_sync, think),
+                ("(d) (c) + batch", cached_ours, cached_ours.usd(jm, True, think), cached_anchors.usd(jm, True, think),
+                 gen_batch, think)]
+
+    rows = table(thinking)
+    a_usd, d_usd = rows[0][2], rows[3][2]
     print(f"{len(pool)} tasks kept of {args.tasks}, Gold {len(gold)}, {len(candidates)} candidates, judge {judge} "
           f"({protocol} protocol, {thinking} thinking tokens per call), models {Path(args.models).name}")
     print(f"judge prompt prefix shared by a task's candidates: median {statistics.median(prefix_tokens):,.0f} tokens; "
@@ -186,13 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     print("| protocol | judge calls | input tokens | cache read | cache write | output tokens | judging USD | "
           "x of (a) | agreement study USD | generation USD | full run USD |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for name, t, usd, study, g in rows:
-        print(f"| {name} | {t.calls:,} | {t.input_tokens:,} | {t.cached:,} | {t.written:,} | {t.output_tokens:,} | "
-              f"{usd:,.2f} | {usd / a_usd:.3f} | {'-' if study is None else f'{study:,.2f}'} | {g:,.2f} | "
-              f"{usd + (study or 0) + g:,.2f} |")
-    d_usd = rows[3][2]
+    for name, t, usd, study, g, think in rows:
+        print(f"| {name} | {t.calls:,} | {t.input_tokens:,} | {t.cached:,} | {t.written:,} | "
+              f"{t.output_tokens + think * t.calls:,} | {usd:,.2f} | {usd / a_usd:.3f} | "
+              f"{'-' if study is None else f'{study:,.2f}'} | {g:,.2f} | {usd + (study or 0) + g:,.2f} |")
     print(f"\njudging (d)/(a) = 1/{a_usd / d_usd:.1f}: target (d) <= (a)/20 "
           f"{'met' if d_usd <= a_usd / 20 else 'NOT met'}")
+    sens = ", ".join(f"{k} -> 1/{table(k)[0][2] / table(k)[3][2]:.1f}" for k in sorted({0, 256, 1024, thinking}))
+    print(f"judging (a)/(d) by thinking tokens per judge call: {sens}")
     print(f"measured in {time.perf_counter() - t0:.0f} s (curation {t_curated:.0f} s)")
     return 0
 
