@@ -28,8 +28,9 @@ class Recording(ProviderLimiter):
         return ticket
 
 
-def recording_runner(runner_for: Any, clock: FakeClock, **provider: Any) -> tuple[Any, Recording]:
-    runner = runner_for(provider=provider, clock=clock)
+def recording_runner(runner_for: Any, clock: FakeClock, protocol: str = "openai",
+                     **provider: Any) -> tuple[Any, Recording]:
+    runner = runner_for(provider=provider, clock=clock, protocol=protocol)
     lim = Recording(runner.config.providers["p"], clock)
     runner._limiters["p"] = lim
     return runner, lim
@@ -61,9 +62,10 @@ async def _ticket(lim: ProviderLimiter) -> int:
     return t
 
 
-def test_429_storm_halves_concurrency_and_it_recovers(runner_for: Any, server: StandinServer) -> None:
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_429_storm_halves_concurrency_and_it_recovers(runner_for: Any, server: StandinServer, protocol: str) -> None:
     clock = FakeClock()
-    runner, lim = recording_runner(runner_for, clock, max_concurrency=8, max_retries=5)
+    runner, lim = recording_runner(runner_for, clock, protocol=protocol, max_concurrency=8, max_retries=5)
     # The first wave of 8 calls is answered 429 (one storm), then everything succeeds.
     server.script([{"status": 429, "delay_s": 0.05}] * 8)
     res = runner.run([req(f"storm {i}") for i in range(60)], desc="storm")
