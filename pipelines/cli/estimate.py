@@ -10,6 +10,8 @@ by the same functions the curation assets use.
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 from upath import UPath
@@ -74,7 +76,8 @@ def plan(settings: Settings, models: list[str] | None = None, *,
 
 
 def print_estimate(settings: Settings, models: list[str] | None = None, console: Console | None = None) -> int:
-    c = console or Console()
+    # Piped output gets a table wide enough for its eleven columns (rich assumes 80 otherwise).
+    c = console or (Console() if sys.stdout.isatty() else Console(width=160))
     requests, placeholders, computed = plan(settings, models)
     if computed:
         c.print("[dim]curation not materialised yet: tasks and Gold computed in memory from the raw folder.[/dim]")
@@ -83,8 +86,8 @@ def print_estimate(settings: Settings, models: list[str] | None = None, console:
         est = runner.estimate(requests)
     finally:
         runner.close()
-    t = Table("model", "calls needed", "store hits", "input tokens", "cached read", "cache write", "uncached",
-              "output tokens", "sync USD", "cached USD", "batch USD",
+    t = Table("model", "calls", "in store", "input tok", "cache read", "cache write", "uncached", "output tok",
+              "sync $", "cached $", "batch $",
               title="Dry run: what a full run would send now (first attempts; judge re-asks not included)")
     for name, e in sorted(est.per_model.items()):
         t.add_row(name, *_cells(e.calls, e.store_hits, e))
@@ -101,9 +104,14 @@ def print_estimate(settings: Settings, models: list[str] | None = None, console:
 
 def _cells(calls: int, hits: int, e: Estimate | ModelEstimate) -> list[str]:
     uncached = e.input_tokens - e.cached_tokens - e.cache_write_tokens
-    return [str(calls), str(hits), f"{e.input_tokens:,}", f"{e.cached_tokens:,}", f"{e.cache_write_tokens:,}",
-            f"{uncached:,}", f"{e.output_tokens:,}", f"{e.cost_usd:.4f}", f"{e.cost_cached_usd:.4f}",
-            f"{e.cost_batch_usd:.4f}"]
+    return [str(calls), str(hits), *(_n(x) for x in (e.input_tokens, e.cached_tokens, e.cache_write_tokens, uncached,
+                                                       e.output_tokens)),
+            f"{e.cost_usd:.4f}", f"{e.cost_cached_usd:.4f}", f"{e.cost_batch_usd:.4f}"]
+
+
+def _n(x: int) -> str:
+    """Token counts short enough for an 80-column terminal: 9,999 / 465.2k / 1.62M."""
+    return f"{x:,}" if x < 10_000 else f"{x / 1e3:.1f}k" if x < 1_000_000 else f"{x / 1e6:.2f}M"
 
 
 def print_window_check(settings: Settings, requests: list[LLMRequest], c: Console) -> None:

@@ -55,8 +55,8 @@ def test_estimate_prints_calls_tokens_and_dollars_per_mode(settings):
     console = Console(width=220, record=True)
     assert print_estimate(settings, console=console) == 0
     out = console.export_text()
-    header = next(line for line in out.splitlines() if "calls needed" in line)
-    for col in ("cached read", "cache write", "uncached", "sync USD", "cached USD", "batch USD"):
+    header = next(line for line in out.splitlines() if "in store" in line)
+    for col in ("cache read", "cache write", "uncached", "sync $", "cached $", "batch $"):
         assert col in header
     total = next(line for line in out.splitlines() if "total" in line)
     sync, cached, batch = (float(x) for x in re.findall(r"\d+\.\d{4}", total)[-3:])
