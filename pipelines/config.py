@@ -81,7 +81,7 @@ class GenerationConfig(_Section):
 
 
 class JudgeConfig(_Section):
-    template_version: str = "judge-v1"
+    template_version: str = "judge-v2-prefix"  # v2: shared prefix first, candidate last (prompt caching)
     mode: Literal["shotjudge", "zeroshot"] = "shotjudge"
     checkpoints_per_call: int | None = Field(default=None, ge=1, description="None = all in one call")
     max_attempts: int = Field(default=3, ge=1)

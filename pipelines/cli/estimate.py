@@ -10,6 +10,8 @@ by the same functions the curation assets use.
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 from upath import UPath
@@ -20,6 +22,7 @@ from pipelines.core.judge_prompt import WorkedExample
 from pipelines.core.judging import JudgeJob, chunks, judge_request
 from pipelines.core.prompts import generation_requests
 from pipelines.core.submission import Submission, submissions_by_id
+from pipelines.llm.accounting import Estimate, ModelEstimate
 from pipelines.llm.runner import LLMRunner
 from pipelines.llm.tokens import summarize_misses, window_misses
 from pipelines.locations import read_parquet
@@ -73,7 +76,8 @@ def plan(settings: Settings, models: list[str] | None = None, *,
 
 
 def print_estimate(settings: Settings, models: list[str] | None = None, console: Console | None = None) -> int:
-    c = console or Console()
+    # Piped output gets a table wide enough for its eleven columns (rich assumes 80 otherwise).
+    c = console or (Console() if sys.stdout.isatty() else Console(width=160))
     requests, placeholders, computed = plan(settings, models)
     if computed:
         c.print("[dim]curation not materialised yet: tasks and Gold computed in memory from the raw folder.[/dim]")
@@ -82,18 +86,32 @@ def print_estimate(settings: Settings, models: list[str] | None = None, console:
         est = runner.estimate(requests)
     finally:
         runner.close()
-    t = Table("model", "calls needed", "store hits", "input tokens", "output tokens", "cost (USD)",
+    t = Table("model", "calls", "in store", "input tok", "cache read", "cache write", "uncached", "output tok",
+              "sync $", "cached $", "batch $",
               title="Dry run: what a full run would send now (first attempts; judge re-asks not included)")
-    for row in est.as_rows():
-        t.add_row(row["model"], str(row["calls"]), str(row["store_hits"]), f"{row['input_tokens']:,}",
-                  f"{row['output_tokens']:,}", f"{row['cost_usd']:.4f}")
-    t.add_row("[bold]total[/bold]", str(est.calls_needed), str(est.store_hits), f"{est.input_tokens:,}",
-              f"{est.output_tokens:,}", f"{est.cost_usd:.4f}")
+    for name, e in sorted(est.per_model.items()):
+        t.add_row(name, *_cells(e.calls, e.store_hits, e))
+    t.add_row("[bold]total[/bold]", *_cells(est.calls_needed, est.store_hits, est))
     c.print(t)
+    c.print("[dim]sync: every input token uncached; cached: the calls in run order through the providers' prompt "
+            "caching (llm/prompt_cache.py), cache reads at input_cached_per_mtok and writes at cache_write_per_mtok; "
+            "batch: the cached tokens at batch_discount.[/dim]")
     if placeholders:
         c.print(f"[dim]{placeholders} judge prompts use a placeholder answer (not generated yet).[/dim]")
     print_window_check(settings, requests, c)
     return 0
+
+
+def _cells(calls: int, hits: int, e: Estimate | ModelEstimate) -> list[str]:
+    uncached = e.input_tokens - e.cached_tokens - e.cache_write_tokens
+    return [str(calls), str(hits), *(_n(x) for x in (e.input_tokens, e.cached_tokens, e.cache_write_tokens, uncached,
+                                                       e.output_tokens)),
+            f"{e.cost_usd:.4f}", f"{e.cost_cached_usd:.4f}", f"{e.cost_batch_usd:.4f}"]
+
+
+def _n(x: int) -> str:
+    """Token counts short enough for an 80-column terminal: 9,999 / 465.2k / 1.62M."""
+    return f"{x:,}" if x < 10_000 else f"{x / 1e3:.1f}k" if x < 1_000_000 else f"{x / 1e6:.2f}M"
 
 
 def print_window_check(settings: Settings, requests: list[LLMRequest], c: Console) -> None:

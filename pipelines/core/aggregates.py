@@ -189,10 +189,12 @@ def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, judge_model:
                stored_usage: dict[str, dict]) -> pd.DataFrame:
     """Token and cost rows per call: candidates from the generation rows, judge calls from their
     stored usage (`stored_usage`: call key -> usage dict from the call store)."""
-    cols = ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens", "cost_usd",
+    cols = ["role", "model", "for_candidate", "call_key", "input_tokens", "output_tokens", "cached_tokens",
+            "cache_write_tokens", "cost_usd",
             "mode", "batch_id"]  # mode: sync | batch (the provider's batch API), batch_id: that batch
     gen = generations.assign(role="candidate", for_candidate=generations["model"])
-    for col, default in (("mode", "sync"), ("batch_id", None)):  # generations written before batch mode
+    # generations written before caching accounting or batch mode lack these columns
+    for col, default in (("cache_write_tokens", 0), ("mode", "sync"), ("batch_id", None)):
         if col not in gen.columns:
             gen[col] = default
     gen = gen[cols] if len(gen) else pd.DataFrame(columns=cols)
@@ -201,25 +203,34 @@ def usage_rows(generations: pd.DataFrame, judge_rows: pd.DataFrame, judge_model:
         u = stored_usage.get(key)
         if u is None:
             continue
-        tin, tout, tc = (int(u.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
+        tin, tout, tc, tw = (int(u.get(k, 0)) for k in
+                             ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens"))
         rows.append({"role": "judge", "model": judge_model, "for_candidate": cand, "call_key": key,
-                     "input_tokens": tin, "output_tokens": tout, "cached_tokens": tc,
-                     "cost_usd": judge_cost(tin, tout, tc), "mode": u.get("mode", "sync"), "batch_id": u.get("batch_id")})
+                     "input_tokens": tin, "output_tokens": tout, "cached_tokens": tc, "cache_write_tokens": tw,
+                     "cost_usd": judge_cost(tin, tout, tc, tw, batch=u.get("mode") == "batch"), "mode": u.get("mode", "sync"),
+                     "batch_id": u.get("batch_id")})
     return pd.concat([gen, pd.DataFrame(rows, columns=cols)], ignore_index=True)
 
 
-COST_COLUMNS = ["role", "model", "for_candidate", "calls", "input_tokens", "output_tokens", "cached_tokens",
-                "cost_usd"]
+COST_COLUMNS = ["role", "model", "for_candidate", "calls", "input_tokens", "uncached_input_tokens", "cached_tokens",
+                "cache_write_tokens", "output_tokens", "cost_usd"]
 
 
 def cost_table(usage: pd.DataFrame) -> pd.DataFrame:
-    """usage rows: role, model (that ran), for_candidate, call_key, input/output/cached tokens, cost_usd.
+    """usage rows: role, model (that ran), for_candidate, call_key, input/output/cached/cache-write tokens, cost_usd.
 
-    A call is counted once even when several rows point at it (a judge call covers many checkpoints).
+    input_tokens is the whole prompt; it splits into uncached input, cache reads (cached_tokens) and
+    cache writes, each priced at its own rate in cost_usd. A call is counted once even when several
+    rows point at it (a judge call covers many checkpoints).
     """
     if usage.empty:
         return pd.DataFrame(columns=COST_COLUMNS)
     u = usage.drop_duplicates(["call_key", "for_candidate"])
-    return u.groupby(["role", "model", "for_candidate"], sort=True).agg(
+    if "cache_write_tokens" not in u:
+        u = u.assign(cache_write_tokens=0)
+    out = u.groupby(["role", "model", "for_candidate"], sort=True).agg(
         calls=("call_key", "size"), input_tokens=("input_tokens", "sum"), output_tokens=("output_tokens", "sum"),
-        cached_tokens=("cached_tokens", "sum"), cost_usd=("cost_usd", "sum")).reset_index()
+        cached_tokens=("cached_tokens", "sum"), cache_write_tokens=("cache_write_tokens", "sum"),
+        cost_usd=("cost_usd", "sum")).reset_index()
+    out["uncached_input_tokens"] = out["input_tokens"] - out["cached_tokens"] - out["cache_write_tokens"]
+    return out[COST_COLUMNS]

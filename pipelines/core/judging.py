@@ -28,7 +28,7 @@ from pipelines.core.judge_parse import (
     ParsedReply,
     parse_judge_reply,
 )
-from pipelines.core.judge_prompt import WorkedExample, judge_messages, judge_template_hash, reask_note, verdicts_schema
+from pipelines.core.judge_prompt import WorkedExample, judge_prompt, judge_template_hash, reask_note, verdicts_schema
 from pipelines.core.submission import Checkpoint, Submission
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.progress import ReplyCheck
@@ -77,10 +77,10 @@ def chunks(checkpoints: Sequence[Checkpoint], per_call: int | None) -> list[list
 def judge_request(job: JudgeJob, part: Sequence[Checkpoint], judge_model: str, template_version: str,
                   attempt: int = 0, note: str | None = None, rationale_max_chars: int | None = None) -> LLMRequest:
     """The judge call for some checkpoints of one job (used by the pipeline and by estimates)."""
-    system, messages = judge_messages(job.task, job.answer, list(part), job.example, note)
+    prompt = judge_prompt(job.task, job.answer, list(part), job.example, note)
     ids = [c.id for c in part]
     return LLMRequest(
-        model=judge_model, messages=messages, system=system,
+        model=judge_model, messages=prompt.messages, system=prompt.system, cache_prefix_chars=len(prompt.prefix),
         template_hash=judge_template_hash(template_version, "shotjudge" if job.example else "zeroshot"),
         attempt=attempt, response_format="json", json_schema=verdicts_schema(ids, rationale_max_chars),
         tags={**job.tags, "role": "judge", "attempt": str(attempt), "checkpoints": ",".join(ids)},

@@ -14,7 +14,7 @@ from pipelines.llm.tokens import estimate_prompt_tokens
 GROUP = "generation"
 COLUMNS = [
     "task_id", "model", "replicate", "ok", "answer", "model_reported", "finish_reason", "truncated", "max_tokens",
-    "regenerated", "input_tokens", "output_tokens", "cached_tokens", "latency_s", "cost_usd", "call_key",
+    "regenerated", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "latency_s", "cost_usd", "call_key",
     "from_store", "error_type", "error_message", "template_version", "prompt_template_hash", "source_sha256",
     "models_config", "mode", "batch_id",
 ]
@@ -67,6 +67,7 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
             "max_tokens": req.max_tokens or model_cfg.max_tokens, "regenerated": i in regenerated,
             "input_tokens": res.input_tokens,
             "output_tokens": res.output_tokens, "cached_tokens": res.cached_tokens,
+            "cache_write_tokens": res.cache_write_tokens,
             "latency_s": res.latency_s, "cost_usd": res.cost_usd, "call_key": res.call_key,
             "from_store": res.from_store, "error_type": res.error_type, "error_message": res.error_message,
             "mode": res.mode, "batch_id": res.batch_id,

@@ -12,13 +12,14 @@ from collections import Counter
 from collections.abc import Callable
 
 from pipelines.llm import cancel
-from pipelines.llm.accounting import estimate_input_tokens, estimate_output_tokens
+from pipelines.llm.accounting import estimate_output_tokens
 from pipelines.llm.clients import ChatClient, Completion
 from pipelines.llm.clock import Clock
 from pipelines.llm.config import ModelsConfig
 from pipelines.llm.limits import ProviderLimiter
 from pipelines.llm.retry import Backoff, Failure, classify
 from pipelines.llm.store import StoredCall
+from pipelines.llm.tokens import estimate_prompt_tokens
 from pipelines.llm.types import LLMRequest, LLMResult
 
 
@@ -29,7 +30,8 @@ async def call_with_retries(
     model = config.model(request.model)
     provider = config.providers[model.provider]
     backoff = Backoff(provider.backoff_base_s, provider.backoff_max_s, provider.retry_after_cap_s)
-    est_tokens = estimate_input_tokens(request) + estimate_output_tokens(model)
+    # Debited from the tokens-per-minute budget before the call, settled with the real usage after.
+    est_tokens = estimate_prompt_tokens(request) + estimate_output_tokens(model)
     deadline: float | None = None
     attempts = 0
     failure: Failure | None = None
@@ -40,13 +42,13 @@ async def call_with_retries(
     while True:
         completion: Completion | None = None
         if deadline is None:
-            await limiter.acquire(est_tokens)
+            ticket = await limiter.acquire(est_tokens)
             deadline = clock.now() + provider.deadline_s
         else:
             try:
                 # A retry queues for a slot again; that wait counts against the deadline.
                 async with asyncio.timeout(max(0.0, deadline - clock.now())):
-                    await limiter.acquire(est_tokens)
+                    ticket = await limiter.acquire(est_tokens)
             except TimeoutError:
                 return failed(deadline_failure(provider.deadline_s, failure))
         try:
@@ -67,8 +69,11 @@ async def call_with_retries(
             limiter.release()
         if completion is not None:
             limiter.settle_tokens(est_tokens, completion.input_tokens + completion.output_tokens)
+            limiter.succeeded()
             return succeeded_result(config, request, key, attempts, completion)
         assert failure is not None
+        if failure.status == 429:
+            limiter.throttled(ticket)  # AIMD: fewer calls at once while the provider pushes back
         if not failure.retryable or attempts > provider.max_retries:
             return failed(failure)
         if failure.status == 429 and failure.retry_after_s:
@@ -80,7 +85,10 @@ async def call_with_retries(
         await clock.sleep(delay)
 
 
-def succeeded_result(config: ModelsConfig, request: LLMRequest, key: str, attempts: int, c: Completion) -> LLMResult:
+def succeeded_result(config: ModelsConfig, request: LLMRequest, key: str, attempts: int, c: Completion,
+                     *, batch: bool = False) -> LLMResult:
+    """The result of an answered call; ``batch``: answered through the provider's batch API (priced at
+    the model's ``batch_discount``)."""
     model = config.model(request.model)
     return LLMResult(
         call_key=key,
@@ -92,8 +100,9 @@ def succeeded_result(config: ModelsConfig, request: LLMRequest, key: str, attemp
         input_tokens=c.input_tokens,
         output_tokens=c.output_tokens,
         cached_tokens=c.cached_tokens,
+        cache_write_tokens=c.cache_write_tokens,
         latency_s=c.latency_s,
-        cost_usd=model.cost_usd(c.input_tokens, c.output_tokens, c.cached_tokens),
+        cost_usd=model.cost_usd(c.input_tokens, c.output_tokens, c.cached_tokens, c.cache_write_tokens, batch=batch),
         from_store=False,
         attempts=attempts,
         tags=dict(request.tags),
@@ -104,7 +113,8 @@ def stored_result(config: ModelsConfig, request: LLMRequest, key: str, sc: Store
     model = config.model(request.model)
     resp = sc.response
     usage = resp.get("usage", {})
-    tin, tout, tcached = (int(usage.get(k, 0)) for k in ("input_tokens", "output_tokens", "cached_tokens"))
+    tin, tout, tcached, twrite = (int(usage.get(k, 0)) for k in
+                                  ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens"))
     return LLMResult(
         call_key=key,
         model=request.model,
@@ -115,8 +125,9 @@ def stored_result(config: ModelsConfig, request: LLMRequest, key: str, sc: Store
         input_tokens=tin,
         output_tokens=tout,
         cached_tokens=tcached,
+        cache_write_tokens=twrite,
         latency_s=float(resp.get("latency_s", 0.0)),
-        cost_usd=model.cost_usd(tin, tout, tcached),
+        cost_usd=model.cost_usd(tin, tout, tcached, twrite, batch=resp.get("mode") == "batch"),
         from_store=True,
         attempts=0,
         tags=dict(request.tags),

@@ -241,7 +241,7 @@ class BatchSender:
         """The result a synchronous call with this completion gives (succeeded_result: one place for every
         usage field), for a key of the batch whether or not this run asked for it."""
         stub = LLMRequest.model_construct(model=model, tags={})  # succeeded_result reads only model and tags
-        return succeeded_result(self.config, stub, key, 1, c).model_copy(update={"latency_s": latency_s,
+        return succeeded_result(self.config, stub, key, 1, c, batch=True).model_copy(update={"latency_s": latency_s,
                                                                                   "mode": "batch"})
 
     async def _retrieve(self, sdk: Any, wire: str, batch_id: str) -> tuple[str, tuple[int, int, int], bool]:
@@ -323,7 +323,7 @@ class BatchSender:
         for j in jobs:
             c = outcome.completions.get(j.key)
             if c is not None:
-                res = succeeded_result(self.config, j.request, j.key, j.batches, c)
+                res = succeeded_result(self.config, j.request, j.key, j.batches, c, batch=True)
                 await done(j, res.model_copy(update={"latency_s": elapsed, "mode": "batch", "batch_id": batch_id,
                                                      "from_store": False}))
                 continue

@@ -50,8 +50,9 @@ class Completion:
     finish_reason: str | None
     input_tokens: int  # all prompt tokens, cached ones included
     output_tokens: int
-    cached_tokens: int
+    cached_tokens: int  # read from the provider's prompt cache
     latency_s: float
+    cache_write_tokens: int = 0  # written to the prompt cache (Anthropic)
 
 
 class ChatClient(ABC):
@@ -190,6 +191,19 @@ def anthropic_structured(model: ModelConfig, request: LLMRequest) -> tuple[dict[
             "tool_choice": {"type": "tool", "name": REPLY_TOOL}}, ""
 
 
+def anthropic_messages(request: LLMRequest) -> list[dict[str, Any]]:
+    """The request's messages; with ``cache_prefix_chars`` the last user message becomes two text blocks,
+    the shared prefix marked ``cache_control: ephemeral`` (Anthropic caches up to that breakpoint) and
+    the rest. The text the model reads is the same."""
+    messages: list[dict[str, Any]] = list(request.messages)
+    n, text = request.cache_prefix_chars, request.messages[-1]["content"]
+    if n is None or n >= len(text):
+        return messages
+    blocks = [{"type": "text", "text": text[:n], "cache_control": {"type": "ephemeral"}},
+              {"type": "text", "text": text[n:]}]
+    return [*messages[:-1], {"role": "user", "content": blocks}]
+
+
 def _anthropic_schema(schema: Any) -> Any:
     """The schema minus count and length bounds, which Anthropic's structured outputs do not take
     (minItems only as 0 or 1, no maxItems or string lengths)."""
@@ -243,7 +257,7 @@ def anthropic_kwargs(model: ModelConfig, request: LLMRequest) -> tuple[dict[str,
             body["top_p"] = model.top_p
     body.update(model.extra_params)
     structured, prefill = anthropic_structured(model, request)
-    messages: list[dict[str, str]] = list(request.messages)
+    messages: list[dict[str, Any]] = anthropic_messages(request)
     if prefill:
         messages.append({"role": "assistant", "content": prefill})
     kwargs: dict[str, Any] = {
@@ -284,6 +298,7 @@ def anthropic_completion(resp: Any, prefill: str, latency: float) -> Completion:
         input_tokens=(u.input_tokens or 0) + cache_read + cache_write,
         output_tokens=u.output_tokens or 0,
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
         latency_s=latency,
     )
 

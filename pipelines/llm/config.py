@@ -135,7 +135,12 @@ class ModelConfig(_Frozen):
     extra_params: dict[str, Any] = Field(default_factory=dict)
     price_input_per_mtok: float = Field(default=0.0, ge=0)
     price_output_per_mtok: float = Field(default=0.0, ge=0)
-    price_cached_input_per_mtok: float | None = Field(default=None, ge=0, description="None = same as input")
+    # Cache read (OpenAI cached_tokens, Anthropic cache_read_input_tokens); None = same as input.
+    input_cached_per_mtok: float | None = Field(default=None, ge=0, description="None = same as input")
+    # Anthropic cache write (cache_creation_input_tokens); None = input price x 1.25 (the 5-minute TTL rate).
+    cache_write_per_mtok: float | None = Field(default=None, ge=0, description="None = input price x 1.25")
+    # Fraction of the synchronous price paid in batch mode (OpenAI Batch, Anthropic Message Batches: 0.5).
+    batch_discount: float = Field(default=0.5, gt=0, le=1)
     expected_output_tokens: int | None = Field(default=None, ge=1, description="for estimates; default max_tokens")
     # Prompt plus max_tokens must fit in it; checked by `xpertbench estimate` and the run's preflight
     # (pipelines/llm/tokens.py). None = unknown, not checked. Not part of call keys (a limit, not a setting).
@@ -144,17 +149,34 @@ class ModelConfig(_Frozen):
     # None = the provider's mode. Not part of call keys: a batch answer is the same call's answer.
     mode: CallMode | None = None
 
-    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
-        """Cost of one call; ``input_tokens`` includes ``cached_tokens``, which are priced separately."""
+    @model_validator(mode="before")
+    @classmethod
+    def _old_price_name(cls, data: Any) -> Any:
+        # price_cached_input_per_mtok was this field's name before cache writes were priced.
+        if isinstance(data, dict) and "price_cached_input_per_mtok" in data:
+            data = dict(data)
+            old = data.pop("price_cached_input_per_mtok")
+            data.setdefault("input_cached_per_mtok", old)
+        return data
+
+    @property
+    def cached_price(self) -> float:
+        return self.price_input_per_mtok if self.input_cached_per_mtok is None else self.input_cached_per_mtok
+
+    @property
+    def cache_write_price(self) -> float:
+        return self.price_input_per_mtok * 1.25 if self.cache_write_per_mtok is None else self.cache_write_per_mtok
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0, cache_write_tokens: int = 0,
+                 *, batch: bool = False) -> float:
+        """Cost of one call. ``input_tokens`` is the whole prompt: it includes ``cached_tokens`` (cache
+        reads) and ``cache_write_tokens`` (Anthropic cache writes), each priced at its own rate; the rest
+        is uncached input. ``batch`` applies ``batch_discount`` to everything."""
         cached = min(cached_tokens, input_tokens)
-        cached_price = self.price_cached_input_per_mtok
-        if cached_price is None:
-            cached_price = self.price_input_per_mtok
-        return (
-            (input_tokens - cached) * self.price_input_per_mtok
-            + cached * cached_price
-            + output_tokens * self.price_output_per_mtok
-        ) / 1e6
+        written = min(cache_write_tokens, input_tokens - cached)
+        usd = ((input_tokens - cached - written) * self.price_input_per_mtok + cached * self.cached_price
+               + written * self.cache_write_price + output_tokens * self.price_output_per_mtok) / 1e6
+        return usd * self.batch_discount if batch else usd
 
 
 class ModelsConfig(_Frozen):

@@ -1,8 +1,8 @@
 """Per-provider admission control shared by every call of a runner.
 
 Three limits, taken in this order for each HTTP attempt:
-1. ``max_concurrency`` - an asyncio semaphore (one per event loop: asyncio primitives are bound
-   to the loop that first uses them, and ``LLMRunner.run`` starts a fresh loop per batch);
+1. concurrency - at most ``limit`` calls in flight (per event loop: asyncio futures are bound to
+   their loop), the limit adapting between 1 and ``max_concurrency`` (AIMD, below);
 2. a provider-wide cool-down after a 429 that carried retry-after (the provider throttles the
    account, not one request, so every call waits rather than each discovering it separately);
 3. ``requests_per_minute`` - calls are spaced 60/rpm seconds apart (no bursts), and
@@ -10,16 +10,38 @@ Three limits, taken in this order for each HTTP attempt:
    before the call and corrected with the real usage after it.
 The rate state is plain arithmetic on the runner's clock (pipelines/llm/clock.py) under a thread
 lock, so it survives across batches and event loops: the limits hold for the runner's whole life.
+
+Adaptive concurrency (AIMD, as TCP congestion control): the concurrency limit starts at
+``max_concurrency``; a 429 halves it (at least 1), and each success adds 1/limit to it, so it grows
+back by one slot per round of ``limit`` successes, up to ``max_concurrency``. One halving per storm:
+a 429 from a call admitted before the last decrease does not decrease again (it was sent under the
+old limit), so 16 calls rejected together halve the limit once, not 16 times.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import weakref
+from dataclasses import dataclass, field
 
 from pipelines.llm.clock import Clock, MonotonicClock
 from pipelines.llm.config import ProviderConfig
+
+
+@dataclass
+class _Gate:
+    """Calls in flight on one event loop, and the calls waiting for a slot (woken to re-check)."""
+
+    in_flight: int = 0
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
 
 class ProviderLimiter:
@@ -33,17 +55,47 @@ class ProviderLimiter:
         self._cooldown_until = 0.0
         self._tokens = float(self.tpm or 0)
         self._tokens_at = self.clock.now()
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._window = float(self.max_concurrency)  # AIMD congestion window; the limit is its floor
+        self._tickets = 0  # admissions so far; a call's ticket tells whether it was sent before a decrease
+        self._decreased_at = 0  # first ticket admitted under the current (decreased) limit
+        self.decreases = 0
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Gate] = weakref.WeakKeyDictionary()
 
-    def _semaphore(self) -> asyncio.Semaphore:
+    @property
+    def limit(self) -> int:
+        """The current concurrency limit (AIMD), between 1 and max_concurrency."""
+        return max(1, math.floor(self._window))
+
+    def _gate(self) -> _Gate:
         loop = asyncio.get_running_loop()
         with self._lock:
-            sem = self._semaphores.get(loop)
-            if sem is None:
-                sem = self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
-            return sem
+            gate = self._gates.get(loop)
+            if gate is None:
+                gate = self._gates[loop] = _Gate()
+            return gate
+
+    def throttled(self, ticket: int) -> bool:
+        """A 429 for the call admitted with ``ticket``: halve the limit, once per storm. True if it did."""
+        with self._lock:
+            if ticket < self._decreased_at:
+                return False  # sent under the old limit: that storm has been answered already
+            self._window = float(max(1, self.limit // 2))
+            self._decreased_at = self._tickets
+            self.decreases += 1
+            return True
+
+    def succeeded(self) -> None:
+        """A call came back: the limit grows by one slot per ``limit`` successes, up to max_concurrency."""
+        with self._lock:
+            before = self.limit
+            self._window = min(float(self.max_concurrency), self._window + 1.0 / before)
+            grew = self.limit > before
+        if grew:  # waiters re-check against the larger limit, on their own loop
+            with self._lock:
+                gates = list(self._gates.items())
+            for loop, gate in gates:
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(gate.wake)
 
     def cool_down(self, seconds: float) -> None:
         """Hold every new attempt on this provider for ``seconds`` (from a 429's retry-after)."""
@@ -75,13 +127,24 @@ class ProviderLimiter:
             with self._lock:
                 self._tokens += min(float(estimated), float(self.tpm)) - actual
 
-    async def acquire(self, est_tokens: int) -> None:
-        """Take a concurrency slot, then wait out the cool-down and rate limits.
+    async def _take_slot(self, gate: _Gate) -> int:
+        while gate.in_flight >= self.limit:
+            waiter = asyncio.get_running_loop().create_future()
+            gate.waiters.append(waiter)
+            await waiter  # woken by a release or a larger limit; check again
+        gate.in_flight += 1
+        with self._lock:
+            self._tickets += 1
+            return self._tickets - 1
+
+    async def acquire(self, est_tokens: int) -> int:
+        """Take a concurrency slot (under the current AIMD limit), then wait out the cool-down and rate
+        limits; returns the call's ticket (pass it to ``throttled`` on a 429).
 
         Cancellation (e.g. the call's deadline) at any point gives the slot back.
         """
-        sem = self._semaphore()
-        await sem.acquire()
+        gate = self._gate()
+        ticket = await self._take_slot(gate)
         try:
             if self.rpm or self.tpm:
                 wait = self._reserve_rate(est_tokens)
@@ -91,11 +154,14 @@ class ProviderLimiter:
             while (wait := self._cooldown_wait()) > 0:
                 await self.clock.sleep(wait)
         except BaseException:
-            sem.release()
+            self.release()
             raise
+        return ticket
 
     def release(self) -> None:
-        self._semaphore().release()
+        gate = self._gate()
+        gate.in_flight -= 1
+        gate.wake()
 
     def _cooldown_wait(self) -> float:
         with self._lock:

@@ -34,8 +34,11 @@ class BatchProgress:
         bar: bool,
         every_s: float = 10.0,
         problems_label: str | None = None,
+        limits: Callable[[], str] | None = None,
     ) -> None:
         self.desc, self.total, self._log, self._every_s = desc, total, log, every_s
+        # The providers' adaptive concurrency limits, e.g. "concurrency 4/16 (openai)"; "" while at the maximum.
+        self._limits = limits or (lambda: "")
         self.done = self.from_store = self.errors = self.problems = 0
         self.problems_label = problems_label
         self._last_log_t = time.monotonic()
@@ -48,18 +51,22 @@ class BatchProgress:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("store {task.fields[store]}  errors {task.fields[errors]}"
-                           + (f"  {problems_label} {{task.fields[problems]}}" if problems_label else "")),
+                           + (f"  {problems_label} {{task.fields[problems]}}" if problems_label else "")
+                           + "  {task.fields[limit]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
                 console=Console(file=sys.stderr),
                 transient=False,
             )
             # escape: "generations[oracle]" would otherwise be read as rich markup and vanish
-            self._task = self._progress.add_task(escape(desc), total=total, store=0, errors=0, problems=0)
+            self._task = self._progress.add_task(escape(desc), total=total, store=0, errors=0, problems=0,
+                                                 limit=escape(self._limits()))
             self._progress.start()
 
     def line(self) -> str:
         extra = f", {self.problems} {self.problems_label}" if self.problems_label else ""
+        limits = self._limits()
+        extra += f", {limits}" if limits else ""
         return f"{self.desc}: {self.done}/{self.total} done, {self.from_store} from store, {self.errors} errors{extra}"
 
     def log(self, msg: str) -> None:
@@ -73,7 +80,7 @@ class BatchProgress:
         self.problems += problems
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, advance=n, store=self.from_store, errors=self.errors,
-                                  problems=self.problems)
+                                  problems=self.problems, limit=escape(self._limits()))
         decile = self.done * 10 // self.total if self.total else 10
         now = time.monotonic()
         if self.done < self.total and (decile > self._last_log_decile or now - self._last_log_t >= self._every_s):

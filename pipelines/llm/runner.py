@@ -220,7 +220,7 @@ class LLMRunner:
                 to_send.append(i)
         n_hits = len(requests) - len(to_send) - sum(map(len, followers.values()))
         progress = BatchProgress(desc, len(requests), self._safe_log, self._progress,
-                                 problems_label=check.label if check else None)
+                                 problems_label=check.label if check else None, limits=self.limits_line)
 
         def problems(idxs: Sequence[int], res: LLMResult) -> int:
             return sum(check.count(requests[j], res) for j in idxs) if check is not None and res.ok else 0
@@ -311,6 +311,13 @@ class LLMRunner:
                 results[i] = lead_res.model_copy(update={"tags": dict(requests[i].tags)})
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
+
+    def limits_line(self) -> str:
+        """Providers whose adaptive concurrency limit is below max_concurrency (after 429s), e.g.
+        "concurrency 4/16 (openai)"; "" when every provider runs at its maximum."""
+        low = [f"{lim.limit}/{lim.max_concurrency} ({name})" for name, lim in sorted(self._limiters.items())
+               if lim.limit < lim.max_concurrency]
+        return "concurrency " + ", ".join(low) if low else ""
 
     # -- internals -----------------------------------------------------------------------
     def _base_url(self, provider_name: str) -> str | None:

@@ -29,6 +29,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
+from pipelines.llm.prompt_cache import PromptCache
 from pipelines.llm.standin_wire import FIXED_CREATED, error_body, model_reply
 
 BATCH_ROUTE = re.compile(r"^(/_batches|/v1/(files|batches|messages/batches)(/.*)?)$")
@@ -58,8 +59,9 @@ def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, byt
 class Batches:
     """Files and batches of one stand-in server; thread-safe (handler threads share it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: PromptCache) -> None:
         self.lock = threading.Lock()
+        self.cache = cache  # the server's prompt-cache simulation: batch items are billed as sync calls
         self.files: dict[str, dict[str, Any]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.complete_after_polls = 1
@@ -117,7 +119,7 @@ class Batches:
         if "status" in fault and int(fault["status"]) != 200:
             status = int(fault["status"])
             return "error", status, error_body(protocol, status, str(fault.get("message", f"stand-in item fault {status}")))
-        status, payload = model_reply(protocol, body, fault, oracle)
+        status, payload = model_reply(protocol, body, fault, oracle, self.cache)
         return ("ok" if status == 200 else "error"), status, payload
 
     def _poll(self, batch: dict[str, Any]) -> None:

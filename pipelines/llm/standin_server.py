@@ -17,15 +17,14 @@ Fault keys (combinable where it makes sense): ``status`` (+ ``retry_after``, ``r
 response), ``truncate`` (200, body cut, content-length of the cut body), ``malformed_json``,
 ``content`` (200 with exactly this model text), ``finish_reason`` (e.g. "length"),
 ``trickle_s`` (200 whose body arrives in pieces over that many seconds),
-``cached_tokens`` (usage reports this many cached input tokens), ``echo_prefill`` (reply with an
-Anthropic prefill included, as llama.cpp's /v1/messages does).
+``cached_tokens`` (this many cached input tokens instead of the simulated cache's figure,
+llm/prompt_cache.py), ``echo_prefill`` (an Anthropic prefill included, as llama.cpp's /v1/messages does).
 
 Structured output as the real APIs do it: an Anthropic assistant prefill is continued (the reply
 omits the prefilled text), and a forced tool (``tool_choice: {"type": "tool"}``) is answered with a
 ``tool_use`` block whose input is the reply's JSON (a reply that is not a JSON object stays text).
 
 Batch endpoints of both protocols (files, batches, message batches): ``standin_batches.py``.
-
 Credentials are accepted (Bearer or x-api-key) but never logged or echoed.
 """
 
@@ -44,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from pipelines.llm.prompt_cache import PromptCache
 from pipelines.llm.standin_batches import BATCH_ROUTE, Batches
 from pipelines.llm.standin_wire import assistant_prefill, error_body, model_reply
 
@@ -57,11 +57,12 @@ class _State:
         self.lock = threading.Lock()
         self.latency_s = latency_s
         self.oracle: dict[str, str] = {}
+        self.cache = PromptCache()  # provider prompt caching, simulated (llm/prompt_cache.py)
         self.faults: deque[dict[str, Any]] = deque()
         # Bounded so a long offline run cannot grow memory without limit.
         self.log: deque[dict[str, Any]] = deque(maxlen=20_000)
         self.stopping = threading.Event()
-        self.batches = Batches()  # files and batches (pipelines/llm/standin_batches.py)
+        self.batches = Batches(self.cache)  # files and batches (pipelines/llm/standin_batches.py)
 
     def next_fault(self) -> dict[str, Any]:
         with self.lock:
@@ -254,7 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         with state.lock:
             table = dict(state.oracle)
-        status, payload = model_reply(protocol, body, fault, table)
+        status, payload = model_reply(protocol, body, fault, table, state.cache)
         if status != 200:
             self._send_json(status, payload)
             return

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+from pipelines.llm.prompt_cache import PromptCache
 from pipelines.llm.standins import reported_model_id, respond
 
 FIXED_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z; a constant so bodies are deterministic
@@ -48,9 +49,14 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def prompt_tokens(body: dict[str, Any]) -> int:
-    """What the stand-in bills as input: the messages and the system prompt, as sent."""
-    return approx_tokens(json.dumps(body.get("messages", []), ensure_ascii=False) + str(body.get("system") or ""))
+def billed_usage(cache: PromptCache, protocol: str, model: str, body: dict[str, Any], text: str,
+                 fault: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(input, output, cache read, cache write) tokens of a reply: the prompt through the prompt-cache
+    simulation (llm/prompt_cache.py); a scripted ``cached_tokens`` fault overrides the cache read."""
+    u = cache.usage(protocol, model, body, approx_tokens(text))
+    if "cached_tokens" in fault:
+        return u.input_tokens, u.output_tokens, min(int(fault["cached_tokens"]), u.input_tokens), 0
+    return u.input_tokens, u.output_tokens, u.cached_tokens, u.cache_write_tokens
 
 
 def _digest(*parts: str) -> str:
@@ -68,8 +74,8 @@ def error_body(protocol: str, status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": etype, "param": None, "code": etype}}
 
 
-def openai_body(model: str, text: str, finish: str, usage: tuple[int, int, int]) -> dict[str, Any]:
-    inp, out, cached = usage
+def openai_body(model: str, text: str, finish: str, usage: tuple[int, int, int, int]) -> dict[str, Any]:
+    inp, out, cached, _ = usage  # OpenAI bills no cache writes
     return {
         "id": "chatcmpl-" + _digest(model, text),
         "object": "chat.completion",
@@ -116,9 +122,9 @@ def _anthropic_content(text: str, finish: str, tool: str | None) -> tuple[list[d
     return [{"type": "text", "text": text}], FINISH_TO_ANTHROPIC.get(finish, finish)
 
 
-def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, int],
+def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, int, int],
                    tool: str | None = None) -> dict[str, Any]:
-    inp, out, cached = usage
+    inp, out, cached, written = usage
     content, stop_reason = _anthropic_content(text, finish, tool)
     return {
         "id": "msg_" + _digest(model, text),
@@ -128,13 +134,13 @@ def anthropic_body(model: str, text: str, finish: str, usage: tuple[int, int, in
         "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        # Anthropic counts cache reads separately from (uncached) input tokens.
-        "usage": {"input_tokens": inp - cached, "output_tokens": out,
-                  "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0},
+        # Anthropic counts cache reads and writes separately from (uncached) input tokens.
+        "usage": {"input_tokens": inp - cached - written, "output_tokens": out,
+                  "cache_read_input_tokens": cached, "cache_creation_input_tokens": written},
     }
 
 
-def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[int, int, int],
+def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[int, int, int, int],
                tool: str | None = None) -> dict[str, Any]:
     if protocol == "openai":
         return openai_body(model, text, finish, usage)
@@ -142,7 +148,7 @@ def reply_body(protocol: str, model: str, text: str, finish: str, usage: tuple[i
 
 
 def model_reply(protocol: str, body: dict[str, Any], fault: dict[str, Any],
-                oracle: dict[str, str]) -> tuple[int, dict[str, Any]]:
+                oracle: dict[str, str], cache: PromptCache) -> tuple[int, dict[str, Any]]:
     """(status, body) of a model request: what a synchronous call and a batch item both answer.
 
     Fault keys used here: ``content``, ``finish_reason``, ``cached_tokens``, ``echo_prefill``.
@@ -161,6 +167,5 @@ def model_reply(protocol: str, body: dict[str, Any], fault: dict[str, Any],
         if prefill and text.startswith(prefill) and not fault.get("echo_prefill"):
             text = text[len(prefill):]
     finish = str(fault.get("finish_reason", finish))
-    input_tokens = prompt_tokens(body)
-    usage = (input_tokens, approx_tokens(text), min(int(fault.get("cached_tokens", 0)), input_tokens))
+    usage = billed_usage(cache, protocol, model, body, text, fault)
     return 200, reply_body(protocol, model, text, finish, usage, forced_tool(body) if protocol == "anthropic" else None)

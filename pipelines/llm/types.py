@@ -30,6 +30,10 @@ class LLMRequest(BaseModel):
     # larger limit). In the key as the max_tokens actually sent.
     max_tokens: int | None = Field(default=None, ge=1)
     tags: dict[str, str] = Field(default_factory=dict, description="bookkeeping only; not in the key")
+    # How many characters at the start of the last user message are the same for a family of calls
+    # (the judge prompt's part shared by every candidate of a task). Anthropic requests mark that
+    # prefix with cache_control; the text sent is the same either way, so it is not in the key.
+    cache_prefix_chars: int | None = Field(default=None, ge=1)
 
     @field_validator("messages")
     @classmethod
@@ -64,6 +68,8 @@ class LLMResult(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = Field(default=0, description="part of input_tokens served from the provider's cache")
+    cache_write_tokens: int = Field(default=0, description="part of input_tokens written to the provider's cache "
+                                    "(Anthropic cache_creation_input_tokens)")
     latency_s: float = 0.0
     cost_usd: float = 0.0
     from_store: bool = False

@@ -16,7 +16,8 @@ def response_record(r: LLMResult) -> dict[str, Any]:
         "text": r.text,
         "model_reported": r.model_reported,
         "finish_reason": r.finish_reason,
-        "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cached_tokens": r.cached_tokens},
+        "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cached_tokens": r.cached_tokens,
+                  "cache_write_tokens": r.cache_write_tokens},
         "latency_s": round(r.latency_s, 4),
     }
 

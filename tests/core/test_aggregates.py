@@ -86,10 +86,47 @@ def test_cost_table_counts_each_call_once():
                          "cached_tokens": [0], "cost_usd": [0.1]})
     judge_rows = pd.DataFrame({"judge_call_key": ["j1", "j1", "j2"], "model": ["a", "a", "a"]})
     usage = {"j1": {"input_tokens": 100, "output_tokens": 20}, "j2": {"input_tokens": 50, "output_tokens": 10}}
-    rows = agg.usage_rows(gens, judge_rows, "judge", lambda i, o, c: (i + o) / 1000, usage)
+    rows = agg.usage_rows(gens, judge_rows, "judge", lambda i, o, c, w, batch=False: (i + o) / 1000, usage)
     cost = agg.cost_table(rows).set_index("role")
     assert cost.loc["judge", "calls"] == 2 and cost.loc["judge", "input_tokens"] == 150
     assert cost.loc["judge", "cost_usd"] == pytest.approx(0.18) and cost.loc["candidate", "calls"] == 1
+
+
+def test_cost_table_keeps_uncached_cache_read_and_cache_write_apart():
+    """Usage rows record uncached input, cache reads, cache writes and output apart; each is priced at its
+    own rate (the judge's ModelConfig.cost_usd) and the table shows each sum."""
+    from pipelines.llm.config import ModelConfig
+
+    judge = ModelConfig(provider="p", model_id="j", price_input_per_mtok=2.0, price_output_per_mtok=8.0,
+                        input_cached_per_mtok=0.2, cache_write_per_mtok=2.5)
+    gens = pd.DataFrame({"model": ["a"], "call_key": ["g1"], "input_tokens": [10], "output_tokens": [5],
+                         "cached_tokens": [4], "cache_write_tokens": [0], "cost_usd": [0.1]})
+    judge_rows = pd.DataFrame({"judge_call_key": ["j1", "j2"], "model": ["a", "a"]})
+    usage = {"j1": {"input_tokens": 1000, "output_tokens": 100, "cached_tokens": 0, "cache_write_tokens": 800},
+             "j2": {"input_tokens": 1000, "output_tokens": 100, "cached_tokens": 800, "cache_write_tokens": 0}}
+    cost = agg.cost_table(agg.usage_rows(gens, judge_rows, "judge", judge.cost_usd, usage)).set_index("role")
+    j = cost.loc["judge"]
+    assert (j["input_tokens"], j["uncached_input_tokens"], j["cached_tokens"], j["cache_write_tokens"],
+            j["output_tokens"]) == (2000, 400, 800, 800, 200)
+    assert j["cost_usd"] == pytest.approx((400 * 2.0 + 800 * 0.2 + 800 * 2.5 + 200 * 8.0) / 1e6)
+    assert cost.loc["candidate", "uncached_input_tokens"] == 6
+
+
+def test_judge_calls_answered_in_a_batch_are_priced_at_the_batch_discount():
+    """A judge call stored with mode: batch costs batch_discount x its synchronous price in the cost table."""
+    from pipelines.llm.config import ModelConfig
+
+    judge = ModelConfig(provider="p", model_id="j", price_input_per_mtok=2.0, price_output_per_mtok=8.0,
+                        batch_discount=0.5)
+    gens = pd.DataFrame({"model": ["a"], "call_key": ["g1"], "input_tokens": [10], "output_tokens": [5],
+                         "cached_tokens": [0], "cost_usd": [0.1]})
+    judge_rows = pd.DataFrame({"judge_call_key": ["j1", "j2"], "model": ["a", "a"]})
+    usage = {"j1": {"input_tokens": 1000, "output_tokens": 100},
+             "j2": {"input_tokens": 1000, "output_tokens": 100, "mode": "batch", "batch_id": "b1"}}
+    rows = agg.usage_rows(gens, judge_rows, "judge", judge.cost_usd, usage).set_index("call_key")
+    sync = (1000 * 2.0 + 100 * 8.0) / 1e6
+    assert rows.loc["j1", "cost_usd"] == pytest.approx(sync) and rows.loc["j1", "mode"] == "sync"
+    assert rows.loc["j2", "cost_usd"] == pytest.approx(sync * 0.5) and rows.loc["j2", "batch_id"] == "b1"
 
 
 def test_task_sub_scores_are_json():

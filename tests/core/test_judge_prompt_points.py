@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.core.judge_prompt import JUDGE_INSTRUCTIONS, PENALTY_INSTRUCTIONS, judge_messages
+from pipelines.core.judge_prompt import JUDGE_INSTRUCTIONS, PENALTY_INSTRUCTIONS, judge_messages, judge_prompt
 from pipelines.core.submission import Submission
 from pipelines.llm.standins import judge_reply, parse_judge_prompt
 from tests.core.factories import make as make_submission
@@ -21,11 +21,11 @@ def test_penalty_instruction_and_transcript_for_points_rubrics():
     assert [r["polarity"] for r in rubric] == ["requirement", "penalty"]
 
 
-def test_weighted_prompts_are_unchanged():
+def test_weighted_prompts_have_no_penalty_text():
     s = make_submission()
-    _, msgs = judge_messages(s, "an answer", list(s.rubric), None)
-    text = msgs[0]["content"]
-    assert PENALTY_INSTRUCTIONS not in text and text.endswith(JUDGE_INSTRUCTIONS)
+    p = judge_prompt(s, "an answer", list(s.rubric), None)
+    text = p.messages[0]["content"]
+    assert PENALTY_INSTRUCTIONS not in text and p.prefix.rstrip().endswith(JUDGE_INSTRUCTIONS)
     assert '"points"' not in text and "conversation" not in text
 
 

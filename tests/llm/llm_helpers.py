@@ -43,7 +43,7 @@ def make_config(
     prov = {"kind": "standin", "protocol": protocol, "base_url": url, "http_transport": transport, **FAST}
     prov.update(provider or {})
     m = {"provider": "p", "model_id": model_id, "temperature": 0.0, "max_tokens": 256,
-         "price_input_per_mtok": 2.0, "price_output_per_mtok": 8.0, "price_cached_input_per_mtok": 0.5}
+         "price_input_per_mtok": 2.0, "price_output_per_mtok": 8.0, "input_cached_per_mtok": 0.5}
     m.update(model or {})
     return ModelsConfig.model_validate(
         {

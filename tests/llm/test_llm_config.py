@@ -111,10 +111,42 @@ def test_missing_and_unparseable_files(tmp_path: Path) -> None:
 
 def test_cost_prices_cached_input_separately() -> None:
     data = base()
-    data["models"]["a"].update(price_input_per_mtok=2.0, price_output_per_mtok=8.0, price_cached_input_per_mtok=0.5)
+    data["models"]["a"].update(price_input_per_mtok=2.0, price_output_per_mtok=8.0, input_cached_per_mtok=0.5)
     m = ModelsConfig.model_validate(data).model("a")
     # 1M input of which 400k cached, 100k output
     assert m.cost_usd(1_000_000, 100_000, 400_000) == pytest.approx(0.6 * 2.0 + 0.4 * 0.5 + 0.1 * 8.0)
-    data["models"]["a"].pop("price_cached_input_per_mtok")
+    data["models"]["a"].pop("input_cached_per_mtok")
     m2 = ModelsConfig.model_validate(data).model("a")
     assert m2.cost_usd(1_000_000, 0, 400_000) == pytest.approx(2.0)  # default: cached at the input price
+
+
+def test_cache_writes_reads_and_batch_are_priced_apart() -> None:
+    data = base()
+    data["models"]["a"].update(price_input_per_mtok=2.0, price_output_per_mtok=8.0, input_cached_per_mtok=0.2)
+    m = ModelsConfig.model_validate(data).model("a")
+    # 1M prompt tokens: 300k read from the cache, 200k written to it, the rest uncached; 100k output.
+    sync = 0.5 * 2.0 + 0.3 * 0.2 + 0.2 * 2.0 * 1.25 + 0.1 * 8.0  # cache writes default to input x 1.25
+    assert m.cost_usd(1_000_000, 100_000, 300_000, 200_000) == pytest.approx(sync)
+    assert m.batch_discount == 0.5 and m.cost_usd(1_000_000, 100_000, 300_000, 200_000, batch=True) == \
+        pytest.approx(sync * 0.5)
+    data["models"]["a"].update(cache_write_per_mtok=3.0, batch_discount=1.0)
+    m = ModelsConfig.model_validate(data).model("a")
+    assert m.cost_usd(1_000_000, 0, 0, 1_000_000, batch=True) == pytest.approx(3.0)
+    # The field's old name is still read.
+    data["models"]["a"].pop("input_cached_per_mtok")
+    data["models"]["a"]["price_cached_input_per_mtok"] = 0.7
+    assert ModelsConfig.model_validate(data).model("a").input_cached_per_mtok == 0.7
+    data["models"]["a"]["batch_discount"] = 0
+    with pytest.raises(ValueError, match="batch_discount"):
+        ModelsConfig.model_validate(data)
+
+
+def test_paper_prices_are_dated_list_prices() -> None:
+    cfg = load_models_config(PROJECT_ROOT / "models.paper.yaml")
+    text = (PROJECT_ROOT / "models.paper.yaml").read_text()
+    assert "2026-12-06" in text and "PLACEHOLDER" not in text.upper()
+    assert len(cfg.candidates) == 10
+    judge = cfg.model(cfg.judge)
+    assert (judge.price_input_per_mtok, judge.input_cached_per_mtok, judge.price_output_per_mtok) == (1.25, 0.125, 10.0)
+    opus = cfg.model("claude-opus-4-6")
+    assert (opus.price_input_per_mtok, opus.input_cached_per_mtok, opus.cache_write_price) == (5.0, 0.5, 6.25)

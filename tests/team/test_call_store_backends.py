@@ -148,3 +148,34 @@ def test_an_existing_store_gains_the_batch_tables_and_records_batches(
         assert s.open_batches(["k1", "k2", "k3"])[0].batch_id == "batch_b"
         assert [(b.batch_id, b.status, b.finished_at is not None) for b in s.batches()] == \
             [("batch_a", "completed", True), ("batch_b", "open", False)]
+
+
+def test_a_version_2_store_gains_the_cache_write_column(store_url: str) -> None:
+    """Migration 3 on each backend: a store of schema version 2 (no cache_write_tokens column) keeps its
+    rows, reads them with 0 cache writes, and stores and sums cache writes from then on."""
+    from pipelines.llm.store import postgres, sqlite
+
+    module = sqlite if store_url.startswith("sqlite") else postgres
+    with open_store(store_url) as s:  # made now, then taken back to version 2 by hand
+        s.put("old", "m", REQ, resp("kept"))
+        if isinstance(s, SQLiteCallStore):
+            db = sqlite3.connect(s.path)
+            db.executescript("ALTER TABLE calls DROP COLUMN cache_write_tokens; DROP TABLE batch_calls; "
+                             "DROP TABLE batches; DELETE FROM schema_version WHERE version >= 3;")
+            db.commit()
+            db.close()
+        else:
+            import sqlalchemy as sa
+
+            with s._engine.begin() as c:  # type: ignore[attr-defined]
+                for stmt in ("ALTER TABLE xpertbench.calls DROP COLUMN cache_write_tokens",
+                             "DROP TABLE xpertbench.batch_calls", "DROP TABLE xpertbench.batches",
+                             "DELETE FROM xpertbench.schema_version WHERE version >= 3"):
+                    c.execute(sa.text(stmt))
+    with open_store(store_url) as s:
+        assert s.schema_version() == module.SCHEMA_VERSION and s.get("old").response["text"] == "kept"  # type: ignore[attr-defined]
+        assert s.per_model()["m"]["cache_write_tokens"] == 0
+        usage = {"input_tokens": 100, "output_tokens": 5, "cached_tokens": 30, "cache_write_tokens": 60}
+        s.put("new", "m", REQ, {"text": "b", "usage": usage})
+        assert s.per_model()["m"] == {"calls": 2, "input_tokens": 103, "output_tokens": 10, "cached_tokens": 30,
+                                      "cache_write_tokens": 60}

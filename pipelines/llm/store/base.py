@@ -50,13 +50,14 @@ class BatchRecord:
 
 
 def row_values(row: Row) -> tuple[Any, ...]:
-    """(key, model, model_id, provider_kind, request_json, response_json, in, out, cached) of one row."""
+    """(key, model, model_id, provider_kind, request_json, response_json, in, out, cached, cache_write) of one row."""
     key, model, request, response = row
     usage = response.get("usage", {})
     return (
         key, model, str(request.get("model_id", "")), str(request.get("provider", {}).get("kind", "")),
         canonical_json(request), canonical_json(response),
         int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), int(usage.get("cached_tokens", 0)),
+        int(usage.get("cache_write_tokens", 0)),
     )
 
 
@@ -84,7 +85,7 @@ class CallStoreBase(ABC):
 
     @abstractmethod
     def per_model(self) -> dict[str, dict[str, int]]:
-        """{model: {calls, input_tokens, output_tokens, cached_tokens}}."""
+        """{model: {calls, input_tokens, output_tokens, cached_tokens, cache_write_tokens}}."""
 
     def stats(self) -> dict[str, Any]:
         """Row count and token totals overall and per model name."""

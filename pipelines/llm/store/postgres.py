@@ -60,7 +60,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             expires_at TIMESTAMPTZ NOT NULL)""",
         f"CREATE INDEX claims_owner ON {SCHEMA}.claims(owner)",
     ]),
-    # 4, not 3: version 3 is the cache-write column (branch cost-price), so the two merge in order.
+    (3, [
+        # Anthropic cache writes, priced apart from uncached input (0 for rows stored before).
+        f"ALTER TABLE {SCHEMA}.calls ADD COLUMN cache_write_tokens BIGINT NOT NULL DEFAULT 0",
+    ]),
     (4, [
         # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
         f"""CREATE TABLE {SCHEMA}.batches (
@@ -157,10 +160,10 @@ class PostgresCallStore(CallStoreBase):
     def per_model(self) -> dict[str, dict[str, int]]:
         with self._engine.connect() as c:
             rows = c.execute(sa.text(
-                f"SELECT model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens) "
-                f"FROM {SCHEMA}.calls GROUP BY model ORDER BY model")).all()
+                f"SELECT model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+                f"SUM(cache_write_tokens) FROM {SCHEMA}.calls GROUP BY model ORDER BY model")).all()
         return {r[0]: {"calls": int(r[1]), "input_tokens": int(r[2]), "output_tokens": int(r[3]),
-                       "cached_tokens": int(r[4])} for r in rows}
+                       "cached_tokens": int(r[4]), "cache_write_tokens": int(r[5])} for r in rows}
 
     def rejected(self) -> list[dict[str, Any]]:
         with self._engine.connect() as c:
@@ -175,15 +178,16 @@ class PostgresCallStore(CallStoreBase):
             return 0
         cols = list(zip(*values, strict=True))
         params = {"k": list(cols[0]), "m": list(cols[1]), "mid": list(cols[2]), "pk": list(cols[3]),
-                  "rq": list(cols[4]), "rs": list(cols[5]), "i": list(cols[6]), "o": list(cols[7]), "c": list(cols[8])}
+                  "rq": list(cols[4]), "rs": list(cols[5]), "i": list(cols[6]), "o": list(cols[7]), "c": list(cols[8]),
+                  "cw": list(cols[9])}
 
         def tx(c: Connection) -> int:
             new = c.execute(sa.text(
                 f"INSERT INTO {SCHEMA}.calls (call_key, model, model_id, provider_kind, request_json, response_json, "
-                "input_tokens, output_tokens, cached_tokens) "
+                "input_tokens, output_tokens, cached_tokens, cache_write_tokens) "
                 "SELECT * FROM unnest(CAST(:k AS text[]), CAST(:m AS text[]), CAST(:mid AS text[]), "
                 "CAST(:pk AS text[]), CAST(:rq AS text[]), CAST(:rs AS text[]), CAST(:i AS bigint[]), "
-                "CAST(:o AS bigint[]), CAST(:c AS bigint[])) "
+                "CAST(:o AS bigint[]), CAST(:c AS bigint[]), CAST(:cw AS bigint[])) "
                 "ON CONFLICT (call_key) DO NOTHING RETURNING call_key"), params).all()
             # The answer makes the claim moot: it goes with the write.
             c.execute(sa.text(f"DELETE FROM {SCHEMA}.claims WHERE call_key = ANY(:k)"), {"k": params["k"]})

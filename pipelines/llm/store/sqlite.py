@@ -50,7 +50,10 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         "CREATE TABLE claims (call_key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at REAL NOT NULL)",
         "CREATE INDEX claims_owner ON claims(owner)",
     ]),
-    # 4, not 3: version 3 is the cache-write column (branch cost-price), so the two merge in order.
+    (3, [
+        # Anthropic cache writes, priced apart from uncached input (0 for rows stored before).
+        "ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0",
+    ]),
     (4, [
         # Provider batches (mode: batch), recorded before polling so a killed run resumes them.
         """CREATE TABLE batches (batch_id TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL,
@@ -161,9 +164,11 @@ class SQLiteCallStore(CallStoreBase):
 
     def per_model(self) -> dict[str, dict[str, int]]:
         return {
-            r[0]: {"calls": r[1], "input_tokens": r[2], "output_tokens": r[3], "cached_tokens": r[4]}
+            r[0]: {"calls": r[1], "input_tokens": r[2], "output_tokens": r[3], "cached_tokens": r[4],
+                   "cache_write_tokens": r[5]}
             for r in self._conn().execute(
-                "SELECT model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens) "
+                "SELECT model, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
+                "SUM(cache_write_tokens) "
                 "FROM calls GROUP BY model ORDER BY model"
             )
         }
@@ -185,7 +190,8 @@ class SQLiteCallStore(CallStoreBase):
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO calls (call_key, model, model_id, provider_kind, request_json, response_json, "
-                "input_tokens, output_tokens, cached_tokens, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "input_tokens, output_tokens, cached_tokens, cache_write_tokens, created_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 params,
             )
             new = db.total_changes - before
