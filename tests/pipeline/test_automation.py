@@ -10,8 +10,8 @@ import json
 import dagster as dg
 import yaml
 
-from pipelines.cli.orchestrate import CURATION, PER_MODEL, materialize, run_all
-from tests.pipeline.helpers import models_yaml, pipeline_defs, pipeline_yaml, small_raw_folder
+from pipelines.cli.orchestrate import CURATION, materialize, run_all
+from tests.pipeline.helpers import models_yaml, pipeline_defs, pipeline_yaml, reports_from_mixed_versions, small_raw_folder
 
 MODELS = ("oracle", "partial", "generic")
 LLM = {"generations", "judgements", "anchor_judgements"}
@@ -86,23 +86,6 @@ def test_observing_costs_no_run_and_records_only_new_data_versions(tmp_path):
         assert len(inst.get_runs()) == runs  # not one run for observing
 
 
-def final_runs_are_consistent(res, inst, since_storage_id: int) -> list[str]:
-    """Independent of the sensor's logic: every report built after the edit was observed came after a
-    new materialisation of curation and of every model partition (all of which the edit changes)."""
-    after = dg.AssetRecordsFilter
-    bad = []
-    for rec in inst.fetch_materializations(after(asset_key=dg.AssetKey("report"), after_storage_id=since_storage_id),
-                                           limit=100).records:
-        for name in ("gold_tasks", "rubrics", *PER_MODEL):
-            parts = MODELS if name in PER_MODEL else [None]
-            for p in parts:
-                flt = after(asset_key=dg.AssetKey(name), asset_partitions=[p] if p else None,
-                            after_storage_id=since_storage_id, before_storage_id=rec.storage_id)
-                if not inst.fetch_materializations(flt, limit=1).records:
-                    bad.append(f"report {rec.storage_id} before {name}[{p}] was rebuilt")
-    return bad
-
-
 def test_report_waits_until_every_model_partition_has_the_new_versions(tmp_path):
     res = setup(tmp_path)
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as inst:
@@ -136,7 +119,7 @@ def test_report_waits_until_every_model_partition_has_the_new_versions(tmp_path)
             tick = dg.evaluate_automation_conditions(defs=res, instance=inst, cursor=tick.cursor)
             if not tick.total_requested and reports:
                 break
-        assert final_runs_are_consistent(res, inst, since) == []
+        assert reports_from_mixed_versions(inst, since, MODELS) == []
         assert reports == 1  # built once, after the partitions, not again for the same state
         assert tick_sensor(res, inst, "xpertbench_report", cursor).skip_message in (
             "up to date", "already requested for this upstream state")
