@@ -11,6 +11,7 @@ rebuilt before it), and keeps sampling until `--minutes` are over. It prints max
 runs, the runs by kind, and the edit-to-report time; `soak()` is also what tests/ui/test_automation_soak.py runs.
 
     .venv/bin/python bench/automation_soak.py [--minutes 10] [--interval-s 30] [--sample-s 3]
+    .venv/bin/python bench/automation_soak.py --whole-benchmark   # UI time of "materialise everything"
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def edit_submission(path: Path) -> None:
 
 def soak(root: Path, *, raw: Path = DEFAULT_RAW_DIR, edit: str = "sample/fin/xb-fin-003.json", minutes: float = 10,
          interval_s: int = 30, sample_s: float = 3, edit_after_s: float = 0, stop_at_fresh_report: bool = False,
-         hang_s: float = 1800, echo=print) -> dict:
+         hang_s: float = 1800, config: Path | None = None, echo=print) -> dict:
     """Run the soak under root; returns the figures (see the module docstring)."""
     shutil.copytree(raw, root / "raw")
     home = root / "home"
@@ -142,7 +143,8 @@ def soak(root: Path, *, raw: Path = DEFAULT_RAW_DIR, edit: str = "sample/fin/xb-
     (home / "dagster.yaml").write_text(PROJECT_INSTANCE)
     env = {**os.environ, "DAGSTER_HOME": str(home), "XPERTBENCH_RAW_DIR": str(root / "raw"),
            "XPERTBENCH_ASSETS_DIR": str(root / "assets"), "XPERTBENCH_MODELS": str(PROJECT_ROOT / "models.yaml"),
-           "XPERTBENCH_SET": f"automation.interval_s={interval_s}", "PYTHONUNBUFFERED": "1"}
+           "XPERTBENCH_SET": f"automation.interval_s={interval_s}", "PYTHONUNBUFFERED": "1",
+           **({"XPERTBENCH_CONFIG": str(config)} if config else {})}
     samples: list[tuple[float, int, int, int]] = []  # (t, queued, active, duplicated asset partitions)
     t_edit = t_report = None
     since = None
@@ -183,6 +185,42 @@ def soak(root: Path, *, raw: Path = DEFAULT_RAW_DIR, edit: str = "sample/fin/xb-
     }
 
 
+LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime creationTime } } }"""
+
+
+def whole_benchmark(root: Path, *, raw: Path = DEFAULT_RAW_DIR, hang_s: float = 1800, echo=print) -> dict:
+    """Launch the whole_benchmark job through GraphQL (what the UI's Launch button sends) with the
+    sensors stopped, on an empty instance; the figures: launch to success, and the runs it made."""
+    shutil.copytree(raw, root / "raw")
+    home = root / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(PROJECT_INSTANCE)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "XPERTBENCH_RAW_DIR": str(root / "raw"),
+           "XPERTBENCH_ASSETS_DIR": str(root / "assets"), "XPERTBENCH_MODELS": str(PROJECT_ROOT / "models.yaml"),
+           "XPERTBENCH_SET": "automation.default_status=stopped", "PYTHONUNBUFFERED": "1"}
+    with DagsterDev(root, env) as dev:
+        params = {"selector": {"repositoryLocationName": "xpertbench", "repositoryName": "__repository__",
+                               "jobName": "whole_benchmark"}, "runConfigData": {}}
+        t0 = time.monotonic()
+        launched = dev.gql(LAUNCH, {"p": params})["launchRun"]
+        if launched["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launch failed: {launched}")
+        run_id = launched["run"]["runId"]
+        while True:
+            run = dev.gql(RUN, {"id": run_id})["runOrError"]
+            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED") or time.monotonic() - t0 > hang_s:
+                break
+            time.sleep(1)
+        elapsed = time.monotonic() - t0
+        runs = dev.runs()
+    echo(f"[whole_benchmark] {run['status']} in {elapsed:.0f} s")
+    return {"status": run["status"], "launch_to_end_s": round(elapsed, 1),
+            "run_s": round(run["endTime"] - run["startTime"], 1) if run["endTime"] and run["startTime"] else None,
+            "runs_by_kind": dict(Counter(kind(r) for r in runs).most_common())}
+
+
 def _report_filter(since: int | None):
     import dagster as dg
 
@@ -204,11 +242,14 @@ def main() -> None:
     ap.add_argument("--sample-s", type=float, default=3)
     ap.add_argument("--edit-after-s", type=float, default=300, help="edit no earlier than this (and after the first report)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, instance)")
+    ap.add_argument("--whole-benchmark", action="store_true",
+                    help="instead: launch the whole_benchmark job (sensors stopped) and time it to its end")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="xb-soak-"))
     try:
-        figures = soak(root, minutes=args.minutes, interval_s=args.interval_s, sample_s=args.sample_s,
-                       edit_after_s=args.edit_after_s)
+        figures = whole_benchmark(root) if args.whole_benchmark else soak(
+            root, minutes=args.minutes, interval_s=args.interval_s, sample_s=args.sample_s,
+            edit_after_s=args.edit_after_s)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

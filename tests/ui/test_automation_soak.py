@@ -6,17 +6,21 @@ no asset partition is targeted by two active runs at once, the queue stays withi
 automated asset partition, no run fails, and the edit reaches a report built from the new versions only.
 """
 
+import pytest
+
 from bench.automation_soak import soak
-from tests.pipeline.helpers import small_raw_folder
+from tests.pipeline.helpers import pipeline_yaml, small_raw_folder
 
 # One run per automated asset partition at most: 7 curation assets, 3 per-model assets x 3 models, 1 final run.
 BOUND = 7 + 3 * 3 + 1
 
 
+@pytest.mark.timeout(2400)  # hang guard: on a busy 2-core machine the daemon takes minutes per pass
 def test_soak_queue_stays_bounded_and_an_edit_reaches_a_consistent_report(tmp_path):
     small_raw_folder(tmp_path / "raw", per_domain=1)
     figures = soak(tmp_path / "soak", raw=tmp_path / "raw", edit="t-covenant-0.json", minutes=0, interval_s=5,
-                   sample_s=1, stop_at_fresh_report=True, hang_s=1200, echo=print)
+                   sample_s=1, stop_at_fresh_report=True, hang_s=2000, config=pipeline_yaml(tmp_path / "xb.yaml"),
+                   echo=print)
     print(figures)
     assert figures["runs_by_kind"].get("observation", 0) == 0
     assert figures["max_duplicated"] == 0
