@@ -191,6 +191,8 @@ OVERRIDES: dict[tuple[str, str], Column] = {
     ("provenance", "score"): _c("Task score (percent), as in task_scores.", "percent"),
     ("paired_comparisons", "ci_lo"): _c("Lower bound of the paired bootstrap CI of mean_diff (points).", "percent"),
     ("paired_comparisons", "ci_hi"): _c("Upper bound of the paired bootstrap CI of mean_diff (points).", "percent"),
+    ("lineage", "stage"): _c("Pipeline stage (asset).", "text"),
+    ("lineage", "rows"): _c("Rows the stage holds.", "count"),
     ("rubric_findings", "source_path"): _c("Raw file the finding is about.", "text"),
 }
 
@@ -241,7 +243,7 @@ def ci_text(lo: float, hi: float, n: int | None = None, unit_name: str = "percen
     if n is not None and not _missing(n) and int(n) < 2:
         return f"n/a (n={int(n)}: too few tasks)"
     if float(lo) == float(hi):
-        return "n/a (degenerate: every task scored alike)"
+        return "n/a (degenerate: no spread across tasks)"
     return f"{fmt(lo, unit_name)} - {fmt(hi, unit_name)}"
 
 
