@@ -102,9 +102,14 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | Non
         jr = jd[jd["task_id"] == task_id].merge(rub[["checkpoint_id", "weight", "criterion"]], on="checkpoint_id")
         sc = _read(assets_dir, "task_scores", m)
         s = sc[sc["task_id"] == task_id].iloc[0]
-        n_complete = int(sc["complete"].sum())
+        # The task's own board: scores of different benchmark sources are never averaged.
+        bench = s.benchmark if "benchmark" in sc else None
+        same = sc[sc["benchmark"] == bench] if bench is not None else sc
+        n_complete = int(same["complete"].sum())
         share = (float(s.score) / n_complete) if s.complete and n_complete else None
         b = board[board["model"] == m] if len(board) else board
+        if bench is not None and "benchmark" in b:
+            b = b[b["benchmark"] == bench]
         out["models"][m] = {
             "generation": {"call_key": gen_keys, "prompt_template_hash": gr.prompt_template_hash,
                            "template_version": gr.template_version, "model_reported": gr.model_reported,
@@ -144,7 +149,8 @@ def _wrapped(c: Console, label: str, text: str, indent: int = 4) -> None:
 
 
 def _line(c: Console, text: str) -> None:
-    c.print(text, highlight=False, soft_wrap=True)
+    # rich wraps on spaces: a hash or call key (one word) is never split.
+    c.print(text, highlight=False)
 
 
 def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | None,

@@ -77,7 +77,9 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
         "meta_eval_sets": int((log["decision"] == "meta_eval").sum()),
         "dropped": len(dropped),
         "dropped_by_rule": counts_table(dropped["rule"], "rule"),
-        "dropped_detail": ui_table(dropped[["submission_id", "rule", "detail"]]),
+        # The drop list, whole, as a table in the UI.
+        "dropped_detail": ui_table(dropped[["submission_id", "rule", "detail", "related_id", "source_path"]],
+                                   "curation_log", max_rows=500),
         "difficulty_screen_active": bool(screening),
     })
 
