@@ -181,3 +181,17 @@ def test_per_model_check_results_name_their_model(run):
             assert ev.metadata["model"].value == model
             seen.add(model)
         assert seen == {"oracle", "partial", "generic"}
+
+
+def test_terminal_summary_uses_the_same_units(run):
+    from pipelines.cli.summary import print_summary
+
+    con = Console(record=True, width=160)
+    print_summary(run["dir"], con)
+    text = con.export_text()
+    board = pd.read_parquet(run["dir"] / "leaderboard.parquet")
+    for r in board.itertuples():
+        line = next(li for li in text.splitlines() if f" {r.model} " in li and f"{r.tasks_complete}/{r.tasks_gold}" in li)
+        assert f" {100 * r.score:.1f} " in line
+        assert re.search(r"\d+\.\d - \d+\.\d|n/a \(", line)
+    assert not re.search(r"\b\d+\.000\b", text)  # no count printed as 8.000
