@@ -11,6 +11,7 @@ from pipelines.defs.columns import counts_table, ui_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "scoring"
+UI_ROWS = 1000  # keeps one materialisation event small enough for the UI
 
 
 def task_scores(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, judgements: pd.DataFrame,
@@ -31,9 +32,9 @@ def provenance(context: dg.AssetExecutionContext, task_scores: pd.DataFrame, gen
     model = context.partition_key
     df = provenance_rows(task_scores, generations, judgements, tasks, rubrics, model)
     return hashed_output(df, metadata={
-        "model": model, "tasks": len(df),
-        # The whole table in the UI (one row per Gold task, full hashes to search for); also in parquet.
-        "provenance": ui_table(df, "provenance", max_rows=len(df) or 1),
+        "model": model, "tasks": len(df), "rows_shown": min(len(df), UI_ROWS),
+        # The table in the UI (full hashes, to search for), whole up to UI_ROWS Gold tasks; always whole in parquet.
+        "provenance": ui_table(df, "provenance", max_rows=UI_ROWS),
     })
 
 
