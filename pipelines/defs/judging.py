@@ -3,6 +3,7 @@
 import dagster as dg
 import pandas as pd
 
+from pipelines.core.columns import fmt
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
 from pipelines.core.judging import VERDICT_ERRORS, JudgeJob, judge_config_hash, run_judging, verdict_frame
 from pipelines.defs.common import AUTO, Build, hashed_output, submissions_by_id
@@ -43,7 +44,7 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]
     out = hashed_output(df[version_cols], metadata={
         "verdicts": len(df), "judge_errors": len(errors),
-        "judge_error_rate": float(len(errors) / len(df)) if len(df) else 0.0,
+        "judge_error_rate": f"{fmt(len(errors) / len(df), 'percent')}%" if len(df) else "0.0%",
         "by_verdict": counts_table(df["verdict"], "verdict"),
         "judge_errors_by_kind": counts_table(errors["error_kind"].fillna("unclassified"), "error_kind"),
         "by_mode": counts_table(df["judge_mode"], "judge_mode"),

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.check_advice import gold_coverage_explanation, judge_error_explanation, judge_error_kinds
+from pipelines.core.columns import fmt
 from pipelines.core.provenance import provenance_rows
 from pipelines.core.task_scoring import score_tasks
 from pipelines.defs.common import AUTO, Build, hashed_output
@@ -21,7 +22,7 @@ def task_scores(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
     scored = df[df["complete"]]
     return hashed_output(df, metadata={
         "tasks": len(df), "complete": len(scored),
-        "mean_score": float(scored["score"].mean()) if len(scored) else float("nan"),
+        "mean_score": f"{fmt(scored['score'].mean(), 'percent')}%" if len(scored) else "n/a",
         "by_status": counts_table(df["status"], "status"),
         "scores": ui_table(df[["task_id", "domain", "status", "score", "n_met", "n_judge_errors"]], "task_scores", 200),
     })
@@ -46,7 +47,8 @@ def judge_error_rate(context: dg.AssetCheckExecutionContext, xpertbench: XpertBe
     explanation = judge_error_explanation(judgements, limit, judge, model)
     # The check's result names its model: the UI lists one result per partition.
     return dg.AssetCheckResult(passed=rate <= limit, description=f"{model}: {explanation}", metadata={
-        "model": model, "judge_error_rate": rate, "limit": limit, "judge_model": judge,
+        "model": model, "judge_error_rate": f"{fmt(rate, 'percent')}%", "limit": f"{fmt(limit, 'percent')}%",
+        "judge_model": judge,
         "by_error_kind": dg.MetadataValue.json({str(k): int(v) for k, v in judge_error_kinds(judgements).items()}),
         "explanation": dg.MetadataValue.text(explanation),
     })
