@@ -178,6 +178,8 @@ def render(r: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     img_dir = out_dir / "images"
     img_dir.mkdir(exist_ok=True)
+    for old in img_dir.glob("*.png"):  # charts of an earlier layout must not linger beside the new ones
+        old.unlink()
     # No build time in the page: the same inputs give byte-identical files (the asset's content hash);
     # when it was built is in the Dagster materialisation record.
     banner = ("This run used the built-in stand-in models: the numbers demonstrate the pipeline, not model quality. "
@@ -194,7 +196,7 @@ def render(r: ReportInputs, out_dir: Path) -> tuple[Path, Path]:
             h.append(f"<p class='note'>{html.escape(sec.note)}</p>")
             md.append(f"{sec.note}\n")
         if sec.png:
-            name = f"fig{i:02d}.png"
+            name = f"{i:02d}_{re.sub(r'[^a-z0-9]+', '_', sec.title.lower()).strip('_')}.png"
             (img_dir / name).write_bytes(sec.png)
             h.append(f"<img alt='{html.escape(sec.title)}' src='data:image/png;base64,{base64.b64encode(sec.png).decode()}'>")
             md.append(f"![{sec.title}](images/{name})\n")

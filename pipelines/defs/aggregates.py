@@ -4,8 +4,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core import aggregates as agg
-from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output
 from pipelines.core.columns import with_ci
+from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output
 from pipelines.defs.columns import ui_table
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
@@ -73,9 +73,8 @@ def preview_metadata(name: str, df: pd.DataFrame) -> dict:
     md = {"preview": ui_table(with_ci(df, CI_N.get(name)), name, max_rows=200 if full else 30)}
     if name == "domain_scores" and len(df):
         for bench, g in df.groupby("benchmark", sort=True):
-            wide = agg.domain_table_wide(g).reset_index()  # already in percent
-            md[f"table_3_{bench}"] = ui_table(wide.assign(**{c: wide[c].map(lambda v: f"{v:.1f}" if pd.notna(v) else "")
-                                                           for c in wide.columns if c != "model"}))
+            wide = agg.domain_table_wide(g, bench)  # already in percent
+            md[f"table_3_{bench}"] = ui_table(wide.map(lambda v: f"{v:.1f}" if pd.notna(v) else "").reset_index())
     return md
 
 
