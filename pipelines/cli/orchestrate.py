@@ -23,7 +23,7 @@ from pipelines.cli.check_lines import failed_check_lines
 
 CURATION = ["submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
             "gold_tasks"]
-PER_MODEL = ["generations", "judgements", "task_scores"]
+PER_MODEL = ["generations", "judgements", "task_scores", "provenance"]
 
 log = logging.getLogger("xpertbench")
 

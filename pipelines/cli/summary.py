@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from upath import UPath
 
+from pipelines.core.columns import ci_text, fmt
 from pipelines.locations import read_parquet
 
 
@@ -86,13 +87,15 @@ def print_summary(folder: str | Path, console: Console | None = None, *, standin
         c.print(t)
     board = _read(folder, "leaderboard")
     if board is not None and len(board):
-        t = Table(title="Leaderboard (mean task score on Gold, 95% bootstrap CI)", title_justify="left")
+        t = Table(title="Leaderboard (mean task score on Gold, %, 95% bootstrap CI)", title_justify="left")
         for col in ("rank", "model", "score", "95% CI", "tasks complete", "truncated"):
-            t.add_column(col, justify="right" if col != "model" else "left")
+            t.add_column(col, justify="left" if col == "model" else "right")
         for r in board.itertuples():
-            t.add_row(str(r.rank), r.model, f"{100 * r.score:.1f}",
-                      f"{100 * r.ci_lo:.1f} - {100 * r.ci_hi:.1f}", f"{r.tasks_complete}/{r.tasks_gold}",
-                      str(getattr(r, "truncated_answers", "-")))
+            # Same units as the UI and the report: percent with one decimal, counts as integers.
+            t.add_row(fmt(r.rank, "count"), r.model, fmt(r.score, "percent"),
+                      ci_text(r.ci_lo, r.ci_hi, r.tasks_complete),
+                      f"{fmt(r.tasks_complete, 'count')}/{fmt(r.tasks_gold, 'count')}",
+                      fmt(getattr(r, "truncated_answers", None), "count") or "-")
         c.print(t)
         if standin:
             c.print("[dim]Stand-in models demonstrate the machinery; their scores say nothing about real models.[/dim]")

@@ -8,15 +8,17 @@ was actually used, not what the code would do now.
 from __future__ import annotations
 
 import hashlib
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 from upath import UPath
 
+from pipelines.core.columns import fmt
 from pipelines.locations import read_parquet
 from pipelines.settings import Settings
 
@@ -86,21 +88,30 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | Non
     models = [model] if model else sorted(p.stem for p in (assets_dir / "generations").glob("*.parquet"))
     for m in models:
         gen = _read(assets_dir, "generations", m)
-        gr = gen[gen["task_id"] == task_id].iloc[0]
+        grows = gen[gen["task_id"] == task_id]
+        grows = grows.sort_values("replicate") if "replicate" in grows else grows
+        gr = grows.iloc[0]
+        # One key per replicate (one by default), as in the provenance table.
+        gen_keys = " ".join(grows["call_key"].dropna())
         if not gr.ok:
             # A failed generation is never judged or scored: say why and stop here for this model.
             out["models"][m] = {"generation_error": f"{gr.error_type}: {gr.error_message}",
-                                "call_key": gr.call_key}
+                                "call_key": gen_keys}
             continue
         jd = _read(assets_dir, "judgements", m)
         jr = jd[jd["task_id"] == task_id].merge(rub[["checkpoint_id", "weight", "criterion"]], on="checkpoint_id")
         sc = _read(assets_dir, "task_scores", m)
         s = sc[sc["task_id"] == task_id].iloc[0]
-        n_complete = int(sc["complete"].sum())
+        # The task's own board: scores of different benchmark sources are never averaged.
+        bench = s.benchmark if "benchmark" in sc else None
+        same = sc[sc["benchmark"] == bench] if bench is not None else sc
+        n_complete = int(same["complete"].sum())
         share = (float(s.score) / n_complete) if s.complete and n_complete else None
         b = board[board["model"] == m] if len(board) else board
+        if bench is not None and "benchmark" in b:
+            b = b[b["benchmark"] == bench]
         out["models"][m] = {
-            "generation": {"call_key": gr.call_key, "prompt_template_hash": gr.prompt_template_hash,
+            "generation": {"call_key": gen_keys, "prompt_template_hash": gr.prompt_template_hash,
                            "template_version": gr.template_version, "model_reported": gr.model_reported,
                            "finish_reason": gr.finish_reason, "tokens": [int(gr.input_tokens), int(gr.output_tokens)],
                            **_dagster_versions(instance, "generations", m)},
@@ -110,7 +121,7 @@ def trace(task_id: str, model: str | None = None, assets_dir: Path | UPath | Non
                       "call_keys": sorted(set(jr["judge_call_key"].dropna())),
                       "model_reported": jr["judge_model_reported"].dropna().iloc[0] if jr["judge_model_reported"].notna().any() else None,
                       **_dagster_versions(instance, "judgements", m)},
-            "verdicts": [(x.checkpoint_id, float(x.weight), x.verdict, x.rationale or _error(x))
+            "verdicts": [(x.checkpoint_id, float(x.weight), x.verdict, x.criterion, x.rationale or _error(x))
                          for x in jr.itertuples()],
             "score": {"score": None if pd.isna(s.score) else float(s.score), "status": s.status,
                       "weight_met": float(s.weight_met) if pd.notna(s.weight_met) else None,
@@ -128,6 +139,20 @@ def _error(row) -> str:
     return f"[{kind}] {reason}" if isinstance(kind, str) and kind else reason
 
 
+def _wrapped(c: Console, label: str, text: str, indent: int = 4) -> None:
+    """`label: text` wrapped at the console width on word boundaries, never cut; printed verbatim
+    (no rich markup, so a "[cut_off]" in a rationale stays text)."""
+    pad = " " * indent
+    body = textwrap.fill(" ".join(str(text).split()) or "-", width=max(40, c.width), initial_indent=f"{pad}{label}: ",
+                         subsequent_indent=pad + " " * (len(label) + 2), break_long_words=False, break_on_hyphens=False)
+    c.print(body, markup=False, highlight=False, soft_wrap=True)
+
+
+def _line(c: Console, text: str) -> None:
+    # rich wraps on spaces: a hash or call key (one word) is never split.
+    c.print(text, highlight=False)
+
+
 def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | None,
                 console: Console | None = None, settings: Settings | None = None) -> int:
     c = console or Console()
@@ -135,50 +160,58 @@ def print_trace(instance: dg.DagsterInstance | None, task_id: str, model: str | 
     try:
         t = trace(task_id, model, assets_dir=UPath(s.assets_base), raw_dir=s.raw_dir, instance=instance)
     except (KeyError, FileNotFoundError) as e:
-        c.print(f"[red]{e}[/red]")
+        c.print(f"[red]{escape(str(e))}[/red]")
         return 1
     rf = t["raw_file"]
     c.rule(f"trace {task_id}")
-    c.print(f"[bold]raw file[/bold] {rf['path']}\n  sha256 {rf['sha256_recorded']} "
-            + ("[green](matches the file on disk)[/green]" if rf["matches"] else "[red](file on disk differs: refresh)[/red]"))
+    # Hashes and call keys in full: they are what one searches for in the UI's provenance table.
+    _line(c, f"[bold]raw file[/bold] {escape(rf['path'])}")
+    _line(c, f"  sha256 {rf['sha256_recorded']} "
+          + ("[green](matches the file on disk)[/green]" if rf["matches"] else "[red](file on disk differs: refresh)[/red]"))
     cu = t["curation"]
-    c.print(f"[bold]curation[/bold] {cu['decision']}" + (f" by {cu['rule']}" if cu["rule"] else "")
-            + f": {cu['detail']} (config {cu['config']})")
+    _wrapped(c, "curation", f"{cu['decision']}" + (f" by {cu['rule']}" if cu["rule"] else "")
+             + f": {cu['detail']} (config {cu['config']})", indent=0)
     ru = t["rubric"]
-    c.print(f"[bold]rubric[/bold] {ru['checkpoints']} checkpoints, total weight {ru['total_weight']:g}, "
-            f"hash {str(ru['rubric_hash'])[:16]}")
+    _line(c, f"[bold]rubric[/bold] {ru['checkpoints']} checkpoints, total weight {ru['total_weight']:g}")
+    _line(c, f"  rubric hash {ru['rubric_hash']}")
     for finding in ru["findings"]:
-        c.print(f"  lint {finding}")
+        _wrapped(c, "lint", finding, indent=2)
     go = t["gold"]
     if not go["in_gold"]:
-        c.print("[bold]gold[/bold] not in the Gold subset: no generations or scores")
+        _line(c, "[bold]gold[/bold] not in the Gold subset: no generations or scores")
         return 0
-    c.print(f"[bold]gold[/bold] {go['domain']} rank {go['rank_in_domain']} of quota {go['quota']} "
-            f"(sample key {go['sample_key']}, config {go['config']})")
+    _line(c, f"[bold]gold[/bold] {escape(go['domain'])} rank {go['rank_in_domain']} of quota {go['quota']} "
+          f"(sample key {go['sample_key']}, config {go['config']})")
     for m, info in t["models"].items():
+        c.rule(m)
         if "generation_error" in info:
-            c.rule(m)
-            c.print(f"[red]generation failed[/red] ({info['generation_error']}); call {info['call_key'][:16]}: "
-                    "not judged, not scored")
+            _line(c, "[red]generation failed[/red]: not judged, not scored")
+            _wrapped(c, "error", info["generation_error"], indent=2)
+            _line(c, f"  generation call key {info['call_key']}")
             continue
         gen, jd, sc, lb = info["generation"], info["judge"], info["score"], info["leaderboard"]
-        c.rule(m)
-        c.print(f"[bold]generation[/bold] call {gen['call_key'][:16]}, template {gen['template_version']} "
-                f"({gen['prompt_template_hash'][:12]}), API model id {gen['model_reported']}, finish "
-                f"{gen['finish_reason']}, tokens in/out {gen['tokens'][0]}/{gen['tokens'][1]}")
-        c.print(f"[bold]judge[/bold] {jd['judge_model']} (API id {jd['model_reported']}), mode {jd['mode']}"
-                + (f" with worked example from {jd['example_task_id']}" if jd["example_task_id"] else "")
-                + f", config {jd['judge_config']}, template {jd['template_hash'][:12]}, "
-                f"{len(jd['call_keys'])} call(s): {', '.join(k[:12] for k in jd['call_keys'])}")
-        tab = Table("checkpoint", "weight", "verdict", "rationale", show_lines=False)
-        for cid, w, v, why in info["verdicts"]:
-            tab.add_row(cid, f"{w:g}", v, why[:90])
-        c.print(tab)
+        _line(c, f"[bold]generation[/bold] template {escape(str(gen['template_version']))}, API model id "
+              f"{escape(str(gen['model_reported']))}, finish {gen['finish_reason']}, tokens in/out "
+              f"{gen['tokens'][0]}/{gen['tokens'][1]}")
+        _line(c, f"  generation call key {gen['call_key']}")
+        _line(c, f"  prompt template hash {gen['prompt_template_hash']}")
+        _line(c, f"[bold]judge[/bold] {escape(str(jd['judge_model']))} (API id {escape(str(jd['model_reported']))}), "
+              f"mode {jd['mode']}" + (f" with worked example from {escape(str(jd['example_task_id']))}"
+                                      if jd["example_task_id"] else ""))
+        _line(c, f"  judge config {jd['judge_config']}")
+        _line(c, f"  judge template hash {jd['template_hash']}")
+        for k in jd["call_keys"]:
+            _line(c, f"  judge call key {k}")
+        _line(c, f"[bold]verdicts[/bold] ({len(info['verdicts'])} checkpoints)")
+        for cid, w, v, criterion, why in info["verdicts"]:
+            c.print(f"  {cid}  weight {w:g}  {v}", markup=False, highlight=False, soft_wrap=True)
+            _wrapped(c, "criterion", criterion)
+            _wrapped(c, "rationale", why)
         if sc["score"] is not None:
-            c.print(f"[bold]score[/bold] {sc['weight_met']:g} / {sc['weight_judged']:g} = {100 * sc['score']:.2f}% "
-                    f"({sc['status']})")
+            _line(c, f"[bold]score[/bold] {sc['weight_met']:g} / {sc['weight_judged']:g} = "
+                  f"{fmt(sc['score'], 'percent')}% ({sc['status']})")
         if lb["this_task_contributes"] is not None and lb["model_score"] is not None:
-            c.print(f"[bold]leaderboard[/bold] {m} scores {100 * lb['model_score']:.2f}% = mean of "
-                    f"{lb['tasks_complete']} complete tasks; this task contributes "
-                    f"{100 * lb['this_task_contributes']:.2f} points")
+            _line(c, f"[bold]leaderboard[/bold] {m} scores {fmt(lb['model_score'], 'percent')}% = mean of "
+                  f"{lb['tasks_complete']} complete tasks; this task contributes "
+                  f"{100 * lb['this_task_contributes']:.2f} percentage points")
     return 0

@@ -23,7 +23,12 @@ def _png(fig) -> bytes:
 
 
 def domain_bars(domain_scores: pd.DataFrame, order: list[str]) -> bytes:
-    """Grouped bars per domain, one bar per model, with bootstrap CI whiskers."""
+    """Grouped bars per domain, one bar per model, with bootstrap CI whiskers (PNG)."""
+    return _png(domain_bars_figure(domain_scores, order))
+
+
+def domain_bars_figure(domain_scores: pd.DataFrame, order: list[str]):
+    """The figure behind `domain_bars`; its legend sits right of the axes, clear of the bars."""
     models = sorted(domain_scores["model"].unique())
     groups = [d for d in order if d in set(domain_scores["domain"])]
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(groups) * max(1, len(models)) / 2), 4))
@@ -37,9 +42,10 @@ def domain_bars(domain_scores: pd.DataFrame, order: list[str]) -> bytes:
     ax.set_xticks(x, [SHORT.get(g, g) for g in groups])
     ax.set_ylabel("mean task score (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, ncol=min(4, len(models)))
+    # Outside the axes: inside, it covered the tallest bars (savefig's tight bbox keeps it in the PNG).
+    ax.legend(fontsize=8, title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title("Score by domain (95% bootstrap CI)")
-    return _png(fig)
+    return fig
 
 
 def heatmap(wide: pd.DataFrame) -> bytes:

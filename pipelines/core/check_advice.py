@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipelines.core.columns import fmt
+
 FORMAT_KINDS = {"invalid_json", "no_verdicts_list", "missing_id", "duplicated_id", "invalid_value", "empty_reply"}
 
 
@@ -41,7 +43,9 @@ def judge_error_explanation(judgements: pd.DataFrame, limit: float, judge: str, 
     errors = int(kinds.sum())
     rate = errors / n if n else 0.0
     by_kind = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
-    head = (f"judge_error_rate {rate:.2f} {'>' if rate > limit else '<='} {limit:.2f} for {judge} judging {model} "
+    # Percent with one decimal, as every rate the user sees (the limit is checks.max_judge_error_rate).
+    head = (f"judge_error_rate {fmt(rate, 'percent')}% {'>' if rate > limit else '<='} {fmt(limit, 'percent')}% "
+            f"for {judge} judging {model} "
             f"({errors} of {n} verdicts; {by_kind})")
     return head if rate <= limit else f"{head}. Next: {judge_next_step(kinds, judge, model)}"
 

@@ -4,7 +4,9 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core import aggregates as agg
-from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output, md_table
+from pipelines.core.columns import with_ci
+from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output
+from pipelines.defs.columns import ui_table
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "reporting"
@@ -57,10 +59,24 @@ def aggregate_tables(context: dg.AssetExecutionContext, xpertbench: XpertBenchRe
         "cost_table": agg.cost_table(agg.usage_rows(
             gens, judge_rows, models.judge, models.model(models.judge).cost_usd, judge_usage(judge_rows, llm))),
     }
-    previews = {"leaderboard": md_table(board), "domain_scores": dg.MetadataValue.md(
-        agg.domain_table_wide(domains).to_markdown()) if len(domains) else md_table(domains)}
     for name, df in tables.items():
-        yield hashed_output(df, name, {"preview": previews.get(name, md_table(df, 20))})
+        yield hashed_output(df, name, preview_metadata(name, df))
+
+
+# The n behind each table's CIs: a CI from fewer than 2 tasks is labelled, not shown as real.
+CI_N = {"leaderboard": "tasks_complete", "domain_scores": "n_tasks", "category_scores": "n_tasks",
+        "paired_comparisons": "shared_tasks"}
+
+
+def preview_metadata(name: str, df: pd.DataFrame) -> dict:
+    """The table in the UI, percent with one decimal; domain scores also in the paper's Table-3 layout."""
+    full = name in ("leaderboard", "domain_scores", "paired_comparisons")
+    md = {"preview": ui_table(with_ci(df, CI_N.get(name)), name, max_rows=200 if full else 30)}
+    if name == "domain_scores" and len(df):
+        for bench, g in df.groupby("benchmark", sort=True):
+            wide = agg.domain_table_wide(g, bench)  # already in percent
+            md[f"table_3_{bench}"] = ui_table(wide.map(lambda v: f"{v:.1f}" if pd.notna(v) else "").reset_index())
+    return md
 
 
 def build(b: Build) -> list:

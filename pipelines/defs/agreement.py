@@ -8,10 +8,14 @@ from pipelines.core.anchors import agreement_jobs
 from pipelines.core.judging import VERDICT_ERRORS, judge_config_hash, run_judging, verdict_frame
 from pipelines.core.meta_eval import meta_eval_jobs, physician_pairs
 from pipelines.core.submission import Submission
-from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
+from pipelines.defs.common import AUTO, Build, hashed_output, submissions_by_id
+from pipelines.core.columns import with_ci
+from pipelines.defs.columns import ui_table
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "judging"
+AGREEMENT_VIEW = ["benchmark", "judge_mode", "scope", "n_tasks", "n_labels", "n_judge_errors", "agreement", "cdr",
+                  "cdr_ci", "kappa", "balanced_f1", "healthbench_f1"]
 
 
 def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, llm: LLMResource,
@@ -52,8 +56,8 @@ def judge_meta_evaluation(context: dg.AssetExecutionContext, xpertbench: XpertBe
     summary = pd.concat([summary, physician_baseline(labels, sets, cfg, ch)], ignore_index=True)
     yield hashed_output(df, "anchor_judgements", {"verdicts": len(df), "tasks": df["task_id"].nunique()})
     yield hashed_output(summary, "judge_agreement", {
-        "table": md_table(summary[["benchmark", "judge_mode", "scope", "n_tasks", "n_labels", "agreement", "cdr",
-                                   "kappa", "balanced_f1", "healthbench_f1"]]),
+        "summary": ui_table(with_ci(summary, "n_tasks", "cdr_lo", "cdr_hi", "cdr_ci")[
+            [c for c in AGREEMENT_VIEW if c in summary or c == "cdr_ci"]], "judge_agreement", max_rows=200),
         "meta_evaluation_sets": len(sets),
         "gold_tasks_with_anchor": len({j.key[0] for j in jobs}),
     })

@@ -28,17 +28,6 @@ def hashed_output(df: pd.DataFrame, output_name: str = "result", metadata: dict 
     return dg.Output(df, output_name=output_name, data_version=dg.DataVersion(h), metadata=md)
 
 
-def md_table(df: pd.DataFrame, max_rows: int = 30) -> dg.MetadataValue:
-    if df.empty:
-        return dg.MetadataValue.md("_(empty)_")
-    return dg.MetadataValue.md(df.head(max_rows).to_markdown(index=False))
-
-
-def counts_md(series: pd.Series, label: str) -> dg.MetadataValue:
-    vc = series.value_counts().rename_axis(label).reset_index(name="count")
-    return md_table(vc)
-
-
 def concat_partitions(parts: dict[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
     """All partitions of a per-model asset as one table.
 

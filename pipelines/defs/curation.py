@@ -6,7 +6,8 @@ import pandas as pd
 
 from pipelines.core.curation import curate, load_screening_scores, prompt_hash
 from pipelines.core.submission import Submission
-from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, hashed_output
+from pipelines.defs.columns import counts_table, ui_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "curation"
@@ -68,15 +69,17 @@ def curate_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResour
     dropped = log[log["decision"] == "dropped"]
     yield hashed_output(tasks, "tasks", {
         "kept": len(tasks),
-        "by_domain": counts_md(tasks["domain"], "domain"),
+        "by_domain": counts_table(tasks["domain"], "domain"),
         "curation_config": fp,
     })
     yield hashed_output(log, "curation_log", {
         "kept": int((log["decision"] == "kept").sum()),
         "meta_eval_sets": int((log["decision"] == "meta_eval").sum()),
         "dropped": len(dropped),
-        "dropped_by_rule": counts_md(dropped["rule"], "rule"),
-        "dropped_detail": md_table(dropped[["submission_id", "rule", "detail"]]),
+        "dropped_by_rule": counts_table(dropped["rule"], "rule"),
+        # The drop list, whole, as a table in the UI.
+        "dropped_detail": ui_table(dropped[["submission_id", "rule", "detail", "related_id", "source_path"]],
+                                   "curation_log", max_rows=500),
         "difficulty_screen_active": bool(screening),
     })
 

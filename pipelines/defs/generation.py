@@ -6,7 +6,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.prompts import generation_requests, template_hash
-from pipelines.defs.common import AUTO, Build, hashed_output, md_table, submissions_by_id
+from pipelines.defs.common import AUTO, Build, hashed_output, submissions_by_id
+from pipelines.defs.columns import ui_table
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 from pipelines.llm.progress import TRUNCATED
 from pipelines.llm.tokens import estimate_prompt_tokens
@@ -98,7 +99,7 @@ def generations(context: dg.AssetExecutionContext, xpertbench: XpertBenchResourc
         "cost_usd": float(df["cost_usd"].sum()),
         "model_reported": ", ".join(sorted(set(df["model_reported"].dropna()))),
         "prompt_template_hash": template_hash(cfg.template_version)[:16],
-        "sample": md_table(df[["task_id", "ok", "finish_reason", "output_tokens", "from_store"]], 10),
+        "sample": ui_table(df[["task_id", "ok", "finish_reason", "output_tokens", "from_store"]], 10),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
 

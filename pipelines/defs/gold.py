@@ -5,7 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.gold import select_gold
-from pipelines.defs.common import AUTO, Build, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, hashed_output
+from pipelines.defs.columns import ui_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "gold"
@@ -47,7 +48,7 @@ def gold_tasks(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     return hashed_output(gold, metadata={
         "gold_size": len(gold),
         "eligible": len(eligible),
-        "per_domain": md_table(per_domain),
+        "per_domain": ui_table(per_domain),
         "gold_config": cfg.fingerprint(),
     })
 

@@ -5,7 +5,8 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.core.intake import folder_fingerprint, parse_folder
-from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, hashed_output
+from pipelines.defs.columns import counts_table, ui_table
 from pipelines.defs.resources import XpertBenchResource
 from pipelines.llm.store import model_fingerprint
 
@@ -62,12 +63,12 @@ def parse_submissions(context: dg.AssetExecutionContext, xpertbench: XpertBenchR
     context.log.info(f"read {len(results)} files: {len(subs)} valid, {len(quarantine)} quarantined")
     yield hashed_output(subs, "submissions", {
         "files_read": len(results),
-        "by_domain": counts_md(subs["domain"], "domain"),
+        "by_domain": counts_table(subs["domain"], "domain"),
     })
     yield hashed_output(quarantine, "submission_quarantine", {
         "quarantined": len(quarantine),
-        "by_reason": counts_md(quarantine["reason"], "reason"),
-        "files": md_table(quarantine[["source_path", "reason", "message"]]),
+        "by_reason": counts_table(quarantine["reason"], "reason"),
+        "files": ui_table(quarantine[["source_path", "reason", "message"]]),
     })
 
 

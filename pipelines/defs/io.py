@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from pipelines.defs.columns import column_schema
 from pipelines.paths import DEFAULT_ASSETS_DIR
 
 LOCAL_PROTOCOLS = ("", "file", "local")
@@ -73,9 +74,8 @@ class _ParquetIO(dg.UPathIOManager):
         # UPathIOManager adds "path" itself; adding it here raises DagsterInvalidMetadata.
         return {
             "dagster/row_count": len(obj),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(str(c), str(t)) for c, t in obj.dtypes.items()]
-            ),
+            # Descriptions from pipelines/core/columns.py, the one place they are written.
+            "dagster/column_schema": column_schema(obj, context.asset_key.path[-1] if context.has_asset_key else None),
         }
 
 

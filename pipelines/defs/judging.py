@@ -3,9 +3,11 @@
 import dagster as dg
 import pandas as pd
 
+from pipelines.core.columns import fmt
 from pipelines.core.judge_prompt import WorkedExample, judge_template_hash
 from pipelines.core.judging import VERDICT_ERRORS, JudgeJob, judge_config_hash, run_judging, verdict_frame
-from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table, submissions_by_id
+from pipelines.defs.common import AUTO, Build, hashed_output, submissions_by_id
+from pipelines.defs.columns import counts_table, ui_table
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 
 GROUP = "judging"
@@ -42,16 +44,16 @@ def judgements(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource
     version_cols = ["task_id", "checkpoint_id", "verdict", "judge_call_key"]
     out = hashed_output(df[version_cols], metadata={
         "verdicts": len(df), "judge_errors": len(errors),
-        "judge_error_rate": float(len(errors) / len(df)) if len(df) else 0.0,
-        "by_verdict": counts_md(df["verdict"], "verdict"),
-        "judge_errors_by_kind": counts_md(errors["error_kind"].fillna("unclassified"), "error_kind"),
-        "by_mode": counts_md(df["judge_mode"], "judge_mode"),
+        "judge_error_rate": f"{fmt(len(errors) / len(df), 'percent')}%" if len(df) else "0.0%",
+        "by_verdict": counts_table(df["verdict"], "verdict"),
+        "judge_errors_by_kind": counts_table(errors["error_kind"].fillna("unclassified"), "error_kind"),
+        "by_mode": counts_table(df["judge_mode"], "judge_mode"),
         "zero_shot_fallback_tasks": len(fallback),
         "judge_model": models.judge,
         "judge_config": judge_config_hash(cfg, models),
         "judge_template_hash": judge_template_hash(cfg.template_version, cfg.mode)[:16],
         "model_reported": ", ".join(sorted(set(df["judge_model_reported"].dropna()))),
-        "errors": md_table(errors[["task_id", "checkpoint_id", "error_kind", "error_reason"]], 20),
+        "errors": ui_table(errors[["task_id", "checkpoint_id", "error_kind", "error_reason"]], 20),
     })
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
 

@@ -1,12 +1,13 @@
 """The report: one self-contained HTML page and a Markdown version, from the aggregate tables."""
 
-import base64
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
+from pipelines.core.columns import with_ci
 from pipelines.core.frames import sha256_text
+from pipelines.defs.columns import ui_table
 from pipelines.defs.common import AUTO, Build, concat_partitions, hashed_output
 from pipelines.defs.resources import XpertBenchResource
 
@@ -42,9 +43,9 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
     context.log.info(f"report written to {html_path}")
     df = pd.DataFrame([{"file": str(p), "sha256": sha256_text(p.read_text(encoding="utf-8"))}
                        for p in (html_path, md_path)])
-    charts = {f"chart_{p.stem}": dg.MetadataValue.md(
-        f"![{p.stem}](data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()})")
-        for p in sorted((html_path.parent / "images").glob("*.png"))}
+    # Dagster has no image metadata: each chart is a path (its numbers are the tables shown on
+    # leaderboard and domain_scores), and the leaderboard is a table here too.
+    charts = {f"chart_{p.stem}": dg.MetadataValue.path(str(p)) for p in sorted((html_path.parent / "images").glob("*.png"))}
     if xpertbench.assets_url:  # a team's assets live in a shared store: the report goes there too
         from pipelines.defs.io import publish_folder
 
@@ -54,7 +55,7 @@ def report(context: dg.AssetExecutionContext, xpertbench: XpertBenchResource, **
     # report hash whenever and wherever it is built.
     out = hashed_output(df[["sha256"]], metadata={
         **charts, "report_html": dg.MetadataValue.path(str(html_path)), "report_md": dg.MetadataValue.path(str(md_path)),
-        "leaderboard": dg.MetadataValue.md(tables["leaderboard"].to_markdown(index=False))})
+        "leaderboard": ui_table(with_ci(tables["leaderboard"], "tasks_complete"), "leaderboard")})
     return dg.Output(df, data_version=out.data_version, metadata=out.metadata)
 
 

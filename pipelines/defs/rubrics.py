@@ -7,7 +7,8 @@ import pandas as pd
 from pipelines.core.expectations import load_suite, run_suite
 from pipelines.core.rubric_lint import lint_all
 from pipelines.core.submission import Submission
-from pipelines.defs.common import AUTO, Build, counts_md, hashed_output, md_table
+from pipelines.defs.common import AUTO, Build, hashed_output
+from pipelines.defs.columns import counts_table, ui_table
 from pipelines.defs.resources import XpertBenchResource
 
 GROUP = "rubrics"
@@ -47,14 +48,14 @@ def check_rubrics(context: dg.AssetExecutionContext, xpertbench: XpertBenchResou
     yield hashed_output(rubrics, "rubrics", {
         "tasks": rubrics["task_id"].nunique(),
         "checkpoints": len(rubrics),
-        "by_importance": counts_md(rubrics["importance"], "importance"),
-        "by_dimension": counts_md(rubrics["dimension"], "dimension"),
+        "by_importance": counts_table(rubrics["importance"], "importance"),
+        "by_dimension": counts_table(rubrics["dimension"], "dimension"),
     })
     yield hashed_output(findings, "rubric_findings", {
         "errors": len(errors),
         "warnings": int((findings["severity"] == "warning").sum()),
-        "by_check": counts_md(findings["check"], "check"),
-        "errors_detail": md_table(errors[["submission_id", "check", "message"]]),
+        "by_check": counts_table(findings["check"], "check"),
+        "errors_detail": ui_table(errors[["submission_id", "check", "message"]]),
     })
 
 

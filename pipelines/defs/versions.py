@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.core import charts as charts_module
+from pipelines.core import columns as columns_module
 from pipelines.core import report as report_module
 from pipelines.core.frames import sha256_text, stable_json
 from pipelines.core.judge_prompt import judge_template_hash
@@ -30,8 +32,9 @@ def code_versions(s: Settings) -> dict[str, str]:
         sha256_text(stable_json(judge.model_dump(mode="json"))),
         stable_json(models.providers[judge.provider].model_dump(mode="json", include={"kind", "base_url"})),
     )
-    # The report's layout lives in its module: any edit there is a new report version.
-    report_src = sha256_text(Path(report_module.__file__).read_text(encoding="utf-8"))
+    # The report's layout lives in its modules (layout, charts, units): any edit there is a new report version.
+    report_src = sha256_text("".join(Path(m.__file__).read_text(encoding="utf-8")
+                                     for m in (report_module, charts_module, columns_module)))
     return {
         "intake": _v("intake-v2", cfg.intake.fingerprint()),
         "curation": _v("curation-v2", cfg.curation.fingerprint()),

@@ -64,7 +64,7 @@ def test_failed_judge_check_prints_rate_limit_and_next_step(failing):
     ok, lines, _ = failing
     assert not ok
     line = next(s for s in lines if "judge_error_rate failed" in s)
-    assert "judge_error_rate 1.00 > 0.05 for standin-judge judging oracle (112 of 112 verdicts; invalid_json 112)" in line
+    assert "judge_error_rate 100.0% > 5.0% for standin-judge judging oracle (112 of 112 verdicts; invalid_json 112)" in line
     assert "Next: the judge does not follow the reply format: set structured_output: json_schema" in line
     assert "xpertbench run --model oracle" in line
 
