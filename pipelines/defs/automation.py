@@ -35,7 +35,7 @@ LLM_STAGES = ("generations", "judgements", "anchor_judgements")
 SOURCES = ("raw_submissions", "model_configs")
 # Downstream of every model partition: run together, after all partitions (as orchestrate.final_stage).
 NOT_FINAL = {"submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
-             "gold_tasks", "generations", "judgements", "task_scores", *SOURCES}
+             "gold_tasks", "generations", "judgements", "task_scores", "provenance", *SOURCES}
 KIND_TAG = "xpertbench/kind"
 DATA_VERSION_TAG = "dagster/data_version"  # Dagster's provenance tags on materialisations and observations
 CODE_VERSION_TAG = "dagster/code_version"
