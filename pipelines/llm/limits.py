@@ -24,6 +24,7 @@ import asyncio
 import math
 import threading
 import weakref
+from collections import deque
 from dataclasses import dataclass, field
 
 from pipelines.llm.clock import Clock, MonotonicClock
@@ -32,16 +33,18 @@ from pipelines.llm.config import ProviderConfig
 
 @dataclass
 class _Gate:
-    """Calls in flight on one event loop, and the calls waiting for a slot (woken to re-check)."""
+    """Calls in flight on one event loop, and the calls waiting for a slot, first come first woken."""
 
     in_flight: int = 0
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
 
-    def wake(self) -> None:
-        waiters, self.waiters = self.waiters, []
-        for w in waiters:
+    def wake(self, n: int = 1) -> None:
+        """Wake up to ``n`` waiters (each re-checks the limit: a slot taken meanwhile sends it back)."""
+        while n > 0 and self.waiters:
+            w = self.waiters.popleft()
             if not w.done():
                 w.set_result(None)
+                n -= 1
 
 
 class ProviderLimiter:
@@ -90,12 +93,12 @@ class ProviderLimiter:
             before = self.limit
             self._window = min(float(self.max_concurrency), self._window + 1.0 / before)
             grew = self.limit > before
-        if grew:  # waiters re-check against the larger limit, on their own loop
+        if grew:  # waiters take the new slot, on their own loop
             with self._lock:
                 gates = list(self._gates.items())
             for loop, gate in gates:
                 if not loop.is_closed():
-                    loop.call_soon_threadsafe(gate.wake)
+                    loop.call_soon_threadsafe(lambda g=gate: g.wake(max(0, self.limit - g.in_flight)))
 
     def cool_down(self, seconds: float) -> None:
         """Hold every new attempt on this provider for ``seconds`` (from a 429's retry-after)."""
@@ -131,7 +134,12 @@ class ProviderLimiter:
         while gate.in_flight >= self.limit:
             waiter = asyncio.get_running_loop().create_future()
             gate.waiters.append(waiter)
-            await waiter  # woken by a release or a larger limit; check again
+            try:
+                await waiter  # woken by a release or a larger limit; check again
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    gate.wake()  # woken, then cancelled: the slot goes to the next waiter
+                raise
         gate.in_flight += 1
         with self._lock:
             self._tickets += 1
@@ -161,7 +169,7 @@ class ProviderLimiter:
     def release(self) -> None:
         gate = self._gate()
         gate.in_flight -= 1
-        gate.wake()
+        gate.wake()  # one slot freed: one waiter
 
     def _cooldown_wait(self) -> float:
         with self._lock:
