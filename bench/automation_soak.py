@@ -109,6 +109,8 @@ def kind(run: dict) -> str:
     names = {"/".join(a["path"]) for a in run["assetSelection"] or []}
     if run["jobName"] == "whole_benchmark":
         return "whole_benchmark"
+    if run["jobName"] == "__ephemeral_asset_job__":
+        return "stage run of whole_benchmark"  # in-process runs (pipelines/cli/orchestrate.py materialize)
     if names and names <= SOURCES:
         return "observation"
     if tags.get("xpertbench/kind") == "final":

@@ -120,11 +120,13 @@ class Lineage:
         if not node.partitioned:
             return tags.get(INPUT_VERSION_PREFIX + parent.to_user_string()) == self.version(parent, None)
         if node.observable:
-            # Dagster records no per-partition version for an observed partition: compare the
-            # observation current when the child was built with the latest one.
+            # Dagster records no per-partition version for an observed partition: compare the data
+            # version observed when the child was built with the latest one (a re-observation of the
+            # same version, as `xpertbench refresh` makes, changes nothing).
             flt = dg.AssetRecordsFilter(asset_key=parent, asset_partitions=[partition], before_storage_id=storage_id)
             then = self.instance.fetch_observations(flt, limit=1).records
-            return bool(then) and then[0].storage_id == self.latest(parent, partition).storage_id
+            observed = (then[0].asset_observation.tags or {}).get(DATA_VERSION_TAG) if then else None
+            return observed is not None and observed == self.version(parent, partition)
         # A partitioned input is recorded as the sha256 of its partitions' data versions (one here).
         current = self.version(parent, partition)
         expected = hashlib.sha256((current or "").encode()).hexdigest()

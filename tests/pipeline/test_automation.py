@@ -91,6 +91,8 @@ def test_report_waits_until_every_model_partition_has_the_new_versions(tmp_path)
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as inst:
         assert run_all(inst, defs=res, echo=lambda s: None)
         cursor = None
+        for source in ("raw_submissions", "model_configs"):  # re-observed, same versions (as `refresh` does)
+            assert materialize(res, inst, [source]).success
         assert tick_sensor(res, inst, "xpertbench_report").skip_message == "up to date"
 
         tick = dg.evaluate_automation_conditions(defs=res, instance=inst)  # the daemon's tick before the edit
