@@ -16,6 +16,7 @@ from pipelines.defs import aggregates, agreement, curation, generation, gold, in
 from pipelines.defs.common import Build
 from pipelines.defs.executor import executor_for
 from pipelines.defs.io import ParquetIOManager
+from pipelines.defs.jobs import whole_benchmark_job
 from pipelines.defs.resources import LLMResource, XpertBenchResource
 from pipelines.defs.versions import code_versions
 from pipelines.settings import Settings
@@ -46,8 +47,11 @@ def build_definitions(settings: Settings | None = None, *, resources: Mapping[st
         "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
         default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
     )
+    res = {**build_resources(s, **llm_options), **(resources or {})}
+    # What the whole_benchmark op materialises: the same assets, checks and resources, without the job itself.
+    inner = dg.Definitions(assets=assets, asset_checks=checks, resources=res)
     return dg.Definitions(assets=assets, asset_checks=checks, sensors=[automation], executor=executor_for(s),
-                          resources={**build_resources(s, **llm_options), **(resources or {})})
+                          jobs=[whole_benchmark_job(lambda: inner)], resources=res)
 
 
 defs = build_definitions()
