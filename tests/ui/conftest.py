@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.dagster_dev import chromium
 
-# Hang guard for one UI assertion (Playwright waits for the element; this only bounds a hang).
+# Hang guard for one UI action or assertion (Playwright waits for the element; this only bounds a hang).
 UI_TIMEOUT_MS = 120_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,15 @@ SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository
   ... on Sensors { results { id name sensorState { id selectorId status } } } } }"""
 STOP_SENSOR = """mutation($id: String!, $sel: String!) { stopSensor(id: $id, jobSelectorId: $sel) { __typename } }"""
 RUNS = """query($limit: Int) { runsOrError(limit: $limit) { ... on Runs { results {
-  runId status jobName creationTime startTime endTime tags { key value } } } } }"""
+  runId status jobName creationTime startTime endTime } } } }"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId status jobName startTime endTime } } }"""
+LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
+  ... on RunConfigValidationInvalid { errors { message } } } }"""
+LAST_MATERIALIZED = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+  assetMaterializations(limit: 1) { runId timestamp } } } }"""
+DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+WHOLE_BENCHMARK = "whole_benchmark"  # pipelines/defs/jobs.py: every asset, partition and check, no partition dialog
 
 
 INSTANCE_YAML = """telemetry:
@@ -128,6 +136,28 @@ class DagsterDev:
 
     def runs(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.query(RUNS, {"limit": limit})["runsOrError"]["results"]
+
+    def launch(self, job: str) -> str:
+        """Launch a job of the code location through GraphQL (what the Launchpad does); returns the run id."""
+        got = self.query(LAUNCH, {"p": {"selector": {"repositoryLocationName": LOCATION,
+                                                     "repositoryName": "__repository__", "jobName": job},
+                                        "runConfigData": {}}})["launchRun"]
+        if got["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launching {job}: {got}")
+        return got["run"]["runId"]
+
+    def wait_run(self, run_id: str, *, limit_s: float = 900) -> str:
+        """The run's final status (SUCCESS, FAILURE or CANCELED), polled; limit_s only bounds a hang."""
+        def final() -> str | None:
+            status = self.query(RUN, {"id": run_id})["runOrError"].get("status")
+            return status if status in DONE else None
+        return wait_until(f"run {run_id} to finish", final, limit_s=limit_s)
+
+    def last_materialization(self, asset: str) -> dict[str, Any] | None:
+        """{runId, timestamp (ms, string)} of the asset's latest materialisation, or None."""
+        got = self.query(LAST_MATERIALIZED, {"key": {"path": [asset]}})["assetOrError"]
+        events = got.get("assetMaterializations") or []
+        return events[0] if events else None
 
     def log_tail(self, chars: int = 3000) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
