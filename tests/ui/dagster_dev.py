@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -198,6 +199,22 @@ def dagster_dev(root: Path, **kwargs: Any) -> Iterator[DagsterDev]:
         yield server
     finally:
         server.stop()
+
+
+def open_ui(page: Any, dev: DagsterDev, path: str) -> None:
+    # Dagster's first-visit "Join the community" dialog would cover what the test clicks.
+    page.add_locator_handler(page.get_by_text("Join the Dagster community"),
+                             lambda: page.get_by_role("button", name="Skip").click())
+    page.goto(dev.url + path)
+
+
+def launch_whole_benchmark_from_ui(page: Any, dev: DagsterDev) -> str:
+    """Jobs -> whole_benchmark -> Launchpad -> Launch Run, as a person does; returns the run id from the URL."""
+    open_ui(page, dev, f"/locations/xpertbench/jobs/{WHOLE_BENCHMARK}")
+    page.get_by_role("tab", name="Launchpad").click()
+    page.get_by_role("button", name="Launch Run").click()
+    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
+    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 @contextmanager

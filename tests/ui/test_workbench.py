@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
-from tests.ui.dagster_dev import WHOLE_BENCHMARK, dagster_dev, wait_until
+from tests.ui.dagster_dev import WHOLE_BENCHMARK, dagster_dev, launch_whole_benchmark_from_ui, open_ui, wait_until
 
 pytestmark = pytest.mark.slow
 GROUPS = {"ingest", "curation", "rubrics", "gold", "generation", "judging", "scoring", "reporting"}
@@ -38,22 +38,6 @@ def materialised(dev):
         run_id = dev.launch(WHOLE_BENCHMARK)
         assert dev.wait_run(run_id) == "SUCCESS", dev.log_tail()
     return dev
-
-
-def open_ui(page, dev, path: str) -> None:
-    # Dagster's first-visit "Join the community" dialog would cover what the test clicks.
-    page.add_locator_handler(page.get_by_text("Join the Dagster community"),
-                             lambda: page.get_by_role("button", name="Skip").click())
-    page.goto(dev.url + path)
-
-
-def launch_whole_benchmark_from_ui(page, dev) -> str:
-    """Jobs -> whole_benchmark -> Launchpad -> Launch Run, as a person does; returns the run id from the URL."""
-    open_ui(page, dev, f"/locations/xpertbench/jobs/{WHOLE_BENCHMARK}")
-    page.get_by_role("tab", name="Launchpad").click()
-    page.get_by_role("button", name="Launch Run").click()
-    page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
-    return page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 def test_lineage_graph_shows_every_asset_group(dev, page, shots):
