@@ -73,14 +73,15 @@ def wait_until(what: str, probe: Callable[[], Any], *, limit_s: float, every_s: 
 class DagsterDev:
     """One `dagster dev` (webserver + daemon + code server) over a temporary root."""
 
-    def __init__(self, root: Path, *, raw: Path, models: Path, config: Path, extra_env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, root: Path, *, raw: Path, models: Path, config: Path, instance_yaml: str = INSTANCE_YAML,
+                 extra_env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.assets = root / "assets"
         home = root / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
         # No asset daemon: nothing but the test (or the person at the browser) launches runs, so what the
         # UI shows follows from the clicks (automation is tested on its own, tests/pipeline/test_automation.py).
-        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+        (home / "dagster.yaml").write_text(instance_yaml)
         settings = Settings.load(raw_dir=raw, assets_dir=self.assets, config=config, models=models, env={})
         self.settings = settings
         self.env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(home), **(extra_env or {})}
