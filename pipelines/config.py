@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 
@@ -107,6 +107,23 @@ class StatsConfig(_Section):
     seed: int = 20260402
 
 
+class AutomationConfig(_Section):
+    """What the Dagster daemon may do by itself (`make ui`); see README "Automation in the UI"."""
+
+    # LLM stages (generations, judgements, anchor_judgements) under automation: "on", "off", or
+    # "standins_only" (default): only when every provider in the models config is a stand-in.
+    llm_stages: Literal["on", "off", "standins_only"] = "standins_only"
+    # Whether the automation sensors run as soon as `dagster dev` starts ("stopped": start them in the UI).
+    default_status: Literal["running", "stopped"] = "running"
+    interval_s: int = Field(default=30, ge=5, description="seconds between sensor evaluations")
+
+    @field_validator("llm_stages", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, v: object) -> object:
+        # YAML 1.1 reads a bare on/off as a boolean.
+        return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
+
+
 class PipelineConfig(_Section):
     intake: IntakeConfig = IntakeConfig()
     curation: CurationConfig = CurationConfig()
@@ -117,6 +134,7 @@ class PipelineConfig(_Section):
     agreement: AgreementConfig = AgreementConfig()
     checks: ChecksConfig = ChecksConfig()
     stats: StatsConfig = StatsConfig()
+    automation: AutomationConfig = AutomationConfig()
 
     @model_validator(mode="after")
     def _bands_known(self) -> PipelineConfig:

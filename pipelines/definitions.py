@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.defs import aggregates, agreement, curation, generation, gold, ingest, judging, report, rubrics, scoring
+from pipelines.defs.automation import automation_sensors
 from pipelines.defs.common import Build
 from pipelines.defs.executor import executor_for
 from pipelines.defs.io import ParquetIOManager
@@ -32,7 +33,7 @@ def build_resources(settings: Settings, **llm_options: Any) -> dict[str, Any]:
 
 def build_definitions(settings: Settings | None = None, *, resources: Mapping[str, Any] | None = None,
                       **llm_options: Any) -> dg.Definitions:
-    """Every asset, check, resource and the automation sensor of the pipeline for these settings.
+    """Every asset, check, resource, the automation sensors and the whole_benchmark job for these settings.
 
     `resources` replaces any of the built resources (tests substitute the LLM layer this way).
     """
@@ -42,15 +43,12 @@ def build_definitions(settings: Settings | None = None, *, resources: Mapping[st
     for stage in STAGES:
         for d in stage.build(b):
             (checks if isinstance(d, dg.AssetChecksDefinition) else assets).append(d)
-    # Declarative automation is evaluated by this sensor whenever the daemon is up (`make ui`).
-    automation = dg.AutomationConditionSensorDefinition(
-        "xpertbench_automation", target=dg.AssetSelection.all(include_sources=True),
-        default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
-    )
+    # The daemon's sensors (`make ui`): quiet observation, declarative automation, the consistent final stage.
+    assets, sensors = automation_sensors(s, assets)
     res = {**build_resources(s, **llm_options), **(resources or {})}
     # What the whole_benchmark op materialises: the same assets, checks and resources, without the job itself.
     inner = dg.Definitions(assets=assets, asset_checks=checks, resources=res)
-    return dg.Definitions(assets=assets, asset_checks=checks, sensors=[automation], executor=executor_for(s),
+    return dg.Definitions(assets=assets, asset_checks=checks, sensors=sensors, executor=executor_for(s),
                           jobs=[whole_benchmark_job(lambda: inner)], resources=res)
 
 

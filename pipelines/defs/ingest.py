@@ -76,14 +76,13 @@ def build(b: Build) -> list:
     return [
         dg.observable_source_asset(
             group_name=GROUP,
-            # Observed every minute when the daemon runs (`make ui`); `xpertbench run/refresh` observe it first.
-            automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
+            # No automation condition: the xpertbench_observe sensor (defs/automation.py) hashes the folder and
+            # records an observation only when it changed; `xpertbench run/refresh` observe it first.
             description="Expert submissions as files under raw_submissions/. Its data version is a content "
             "hash of every file in the folder, so editing one file marks downstream assets stale.",
         )(raw_submissions),
         dg.observable_source_asset(
             group_name=GROUP, partitions_def=b.partitions,
-            automation_condition=dg.AutomationCondition.cron_tick_passed("* * * * *"),
             description="Each candidate's entry in models.yaml, observed per partition: its data version is a hash "
             "of what can change the model's answers (provider, model id, sampling parameters; not prices or limits), "
             "so editing one model's settings makes only that model's generations stale.",

@@ -94,3 +94,24 @@ def pipeline_defs(raw: Path, assets: Path, config: Path, models: Path, **llm_opt
 
     s = Settings.load(raw_dir=raw, assets_dir=assets, config=config, models=models, env={})
     return build_definitions(s, **llm_options)
+
+
+def reports_from_mixed_versions(inst, since_storage_id: int, models) -> list[str]:
+    """Reports built from mixed versions after an edit: every report materialised after the edit's
+    observation (storage id `since_storage_id`) must come after a new materialisation of Gold, the rubrics
+    and every model partition (all of which such an edit re-runs). Reads only the event log, so it is
+    independent of how automation decides."""
+    import dagster as dg
+
+    flt = dg.AssetRecordsFilter
+    bad = []
+    for rec in inst.fetch_materializations(flt(asset_key=dg.AssetKey("report"), after_storage_id=since_storage_id),
+                                           limit=1000).records:
+        for name in ("gold_tasks", "rubrics", "generations", "judgements", "task_scores"):
+            for p in (models if name in ("generations", "judgements", "task_scores") else [None]):
+                done = inst.fetch_materializations(flt(
+                    asset_key=dg.AssetKey(name), asset_partitions=[p] if p else None,
+                    after_storage_id=since_storage_id, before_storage_id=rec.storage_id), limit=1).records
+                if not done:
+                    bad.append(f"report {rec.storage_id} built before {name}" + (f"[{p}]" if p else "") + " was rebuilt")
+    return bad
