@@ -30,8 +30,7 @@ LOCATION = "xpertbench"  # [tool.dagster] code_location_name
 LOADED = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "xpertbench"}) {
-  ... on Sensors { results { id name sensorState { id selectorId status } } } } }"""
-STOP_SENSOR = """mutation($id: String!, $sel: String!) { stopSensor(id: $id, jobSelectorId: $sel) { __typename } }"""
+  ... on Sensors { results { name sensorState { status } } } } }"""
 RUNS = """query($limit: Int) { runsOrError(limit: $limit) { ... on Runs { results {
   runId status jobName creationTime startTime endTime } } } }"""
 RUN = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId status jobName startTime endTime } } }"""
@@ -44,12 +43,11 @@ DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 WHOLE_BENCHMARK = "whole_benchmark"  # pipelines/defs/jobs.py: every asset, partition and check, no partition dialog
 
 
-INSTANCE_YAML = """telemetry:
-  enabled: false
-auto_materialize:
-  enabled: false
-  use_sensors: false
-"""
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+# Sensors stopped at start (xpertbench.yaml `automation.default_status`): nothing but the test, or the
+# person at the browser, launches runs, so what the UI shows follows from the clicks. Automation has
+# its own tests (tests/pipeline/test_automation.py, tests/ui/test_automation_soak.py).
+NO_AUTOMATION = {"automation": {"default_status": "stopped"}}
 
 
 def free_port() -> int:
@@ -79,8 +77,6 @@ class DagsterDev:
         self.assets = root / "assets"
         home = root / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
-        # No asset daemon: nothing but the test (or the person at the browser) launches runs, so what the
-        # UI shows follows from the clicks (automation is tested on its own, tests/pipeline/test_automation.py).
         (home / "dagster.yaml").write_text(instance_yaml)
         settings = Settings.load(raw_dir=raw, assets_dir=self.assets, config=config, models=models, env={})
         self.settings = settings
@@ -127,14 +123,9 @@ class DagsterDev:
             raise RuntimeError(f"GraphQL: {result['errors'][0].get('message')}")
         return result["data"]
 
-    def stop_sensors(self) -> list[str]:
-        """Stop every running sensor, so nothing but the test launches runs; returns their names."""
-        stopped = []
-        for s in self.query(SENSORS)["sensorsOrError"]["results"]:
-            if s["sensorState"]["status"] == "RUNNING":
-                self.query(STOP_SENSOR, {"id": s["sensorState"]["id"], "sel": s["sensorState"]["selectorId"]})
-                stopped.append(s["name"])
-        return stopped
+    def running_sensors(self) -> list[str]:
+        return [s["name"] for s in self.query(SENSORS)["sensorsOrError"]["results"]
+                if s["sensorState"]["status"] == "RUNNING"]
 
     def runs(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.query(RUNS, {"limit": limit})["runsOrError"]["results"]

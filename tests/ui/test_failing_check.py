@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
-from tests.ui.dagster_dev import WHOLE_BENCHMARK, dagster_dev, open_ui
+from tests.ui.dagster_dev import NO_AUTOMATION, WHOLE_BENCHMARK, dagster_dev, open_ui
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,8 @@ def failed(tmp_path_factory):
     small_raw_folder(root / "raw", per_domain=1)
     models = models_yaml(root / "models.yaml", candidates=("oracle",), extra_models={
         "standin-judge": {"provider": "standin-openai", "model_id": "standin-generic", "max_tokens": 4096}})
-    with dagster_dev(root, raw=root / "raw", models=models, config=pipeline_yaml(root / "xb.yaml")) as server:
+    config = pipeline_yaml(root / "xb.yaml", **NO_AUTOMATION)
+    with dagster_dev(root, raw=root / "raw", models=models, config=config) as server:
         assert server.wait_run(server.launch(WHOLE_BENCHMARK)) == "FAILURE"
         yield server
 
