@@ -35,7 +35,8 @@ def test_a_failing_check_shows_its_reason(failed, page, shots):
     expect(check).to_be_visible()
     check.click()
     # The check's own explanation: figure, limit, judge and model, and the next step.
-    reason = page.get_by_text(re.compile(r"judge_error_rate 1\.00 > 0\.05 for standin-judge judging oracle"))
+    # The figure and limit in either unit: 1.00 > 0.05, or 100.0% > 5.0% (percent, issue 14).
+    reason = page.get_by_text(re.compile(r"judge_error_rate \S+ > \S+ for standin-judge judging oracle \(112 of 112"))
     expect(reason.first).to_be_visible()
     expect(page.get_by_text(re.compile(r"Next: the judge does not follow the reply format")).first).to_be_visible()
     expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
