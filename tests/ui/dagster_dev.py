@@ -29,11 +29,12 @@ CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (`make browser`); Playw
 LOCATION = "xpertbench"  # [tool.dagster] code_location_name
 LOADED = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
-SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__", repositoryLocationName: "xpertbench"}) {
-  ... on Sensors { results { name sensorState { status } } } } }"""
+SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
+  repositoryLocationName: "xpertbench"}) { ... on Sensors { results { name sensorState { status } } } } }"""
 RUNS = """query($limit: Int) { runsOrError(limit: $limit) { ... on Runs { results {
   runId status jobName creationTime startTime endTime } } } }"""
-RUN = """query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId status jobName startTime endTime } } }"""
+RUN = """query($id: ID!) { runOrError(runId: $id) { __typename
+  ... on Run { runId status jobName startTime endTime } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
   ... on RunConfigValidationInvalid { errors { message } } } }"""

@@ -73,7 +73,8 @@ def test_leaderboard_page_shows_the_leaderboard_table(materialised, page, shots)
     open_ui(page, materialised, "/assets/leaderboard")
     # A table in the page (not behind "[Show Markdown]") whose header names the score and whose
     # rows are the board's models, in rank order.
-    table = page.locator("table:not(:has(table))").filter(has=page.locator("thead", has_text="score")).filter(has_text=models[0])
+    innermost = page.locator("table:not(:has(table))")
+    table = innermost.filter(has=page.locator("thead", has_text="score")).filter(has_text=models[0])
     expect(table.first).to_be_visible()
     rows = table.first.locator("tbody tr")
     expect(rows).to_have_count(len(models))
