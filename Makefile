@@ -7,7 +7,12 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/$(if $(filter team,$(XPERTBENCH_PROFILE)),deploy,.dagster_home)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test test-real ui refresh bench check clean-assets
+.PHONY: run test test-real ui refresh bench check clean-assets browser
+
+# Browser tests (tests/ui) drive Debian's chromium through Playwright; never a browser download.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+BROWSER_DEP := $(if $(wildcard $(CHROMIUM)),,browser)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +26,7 @@ run: $(STAMP)  ## materialise the whole pipeline on the built-in stand-in models
 refresh: $(STAMP)  ## materialise only stale and missing assets/partitions
 	$(BIN)/xpertbench refresh
 
-test: $(STAMP)  ## definitions check + the test suite
+test: $(STAMP) $(BROWSER_DEP)  ## definitions check + the test suite
 	$(BIN)/dagster definitions validate -m pipelines.definitions
 	$(BIN)/python -m pytest -q
 
@@ -36,3 +41,7 @@ clean-assets:
 
 test-real: $(STAMP)  ## opt-in: the pipeline on SmolLM2-135M served by llama.cpp (builds llama-server once, ~10-25 min)
 	XPERTBENCH_REAL=1 $(BIN)/python -m pytest -s -q -p no:cacheprovider --timeout 5400 tests/real
+
+browser:  ## Debian's chromium for tests/ui (apt-get; Playwright never downloads a browser)
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-liberation
