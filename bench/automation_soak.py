@@ -18,15 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -35,73 +31,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.paths import DEFAULT_RAW_DIR, PROJECT_ROOT  # noqa: E402
 from tests.pipeline.helpers import reports_from_mixed_versions  # noqa: E402
 from tests.pipeline.procs import instance_at  # noqa: E402
-from tests.pipeline.test_ui_smoke import free_port  # noqa: E402
+from tests.ui.dagster_dev import ACTIVE, WHOLE_BENCHMARK, DagsterDev  # noqa: E402
 
-ACTIVE = "[QUEUED, NOT_STARTED, STARTING, STARTED, CANCELING]"
-RUNS = """query($statuses: [RunStatus!]) { runsOrError(filter: {statuses: $statuses}) { ... on Runs { results {
-  runId status jobName tags { key value } assetSelection { path } creationTime startTime endTime } } } }"""
-LOADED = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
 MODELS = ("oracle", "partial", "generic")  # models.yaml's stand-in candidates
 SOURCES = {"raw_submissions", "model_configs"}
 PROJECT_INSTANCE = (PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text()  # as `make ui`: pools included
 
 
-class DagsterDev:
-    """`dagster dev` over a temporary root; stopped with SIGINT to its process group, then SIGKILL."""
-
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root, self.env, self.url = root, env, ""
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> DagsterDev:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        log = (self.root / "dagster-dev.log").open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli.run_with_default_signals", str(Path(sys.executable).parent / "dagster"),
-             "dev", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        deadline = time.monotonic() + 300  # hang guard for the start on a busy machine
-        while True:
-            try:
-                entries = self.gql(LOADED)["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    return self
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"dagster dev did not start; see {self.root / 'dagster-dev.log'}")
-            time.sleep(0.5)
-
-    def gql(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        req = urllib.request.Request(self.url + "/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback server we started
-            out = json.loads(r.read())
-        if out.get("errors"):
-            raise ValueError(out["errors"][0].get("message"))
-        return out["data"]
-
-    def runs(self, statuses: list[str] | None = None) -> list[dict]:
-        return self.gql(RUNS, {"statuses": statuses})["runsOrError"]["results"]
-
-    def __exit__(self, *exc: object) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=60)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            try:  # whatever of the group is left (daemon, code server, run workers)
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=30)
+def start(root: Path, raw: Path, overrides: str, config: Path | None = None) -> DagsterDev:
+    """`dagster dev` over root with a copy of raw, the stand-in models and the project instance's settings."""
+    shutil.copytree(raw, root / "raw")
+    return DagsterDev(root, raw=root / "raw", models=PROJECT_ROOT / "models.yaml", config=config,
+                      overrides=overrides, instance_yaml=PROJECT_INSTANCE, extra_env={"PYTHONUNBUFFERED": "1"})
 
 
 def kind(run: dict) -> str:
@@ -139,23 +80,15 @@ def soak(root: Path, *, raw: Path = DEFAULT_RAW_DIR, edit: str = "sample/fin/xb-
          interval_s: int = 30, sample_s: float = 3, edit_after_s: float = 0, stop_at_fresh_report: bool = False,
          hang_s: float = 1800, config: Path | None = None, echo=print) -> dict:
     """Run the soak under root; returns the figures (see the module docstring)."""
-    shutil.copytree(raw, root / "raw")
-    home = root / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(PROJECT_INSTANCE)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "XPERTBENCH_RAW_DIR": str(root / "raw"),
-           "XPERTBENCH_ASSETS_DIR": str(root / "assets"), "XPERTBENCH_MODELS": str(PROJECT_ROOT / "models.yaml"),
-           "XPERTBENCH_SET": f"automation.interval_s={interval_s}", "PYTHONUNBUFFERED": "1",
-           **({"XPERTBENCH_CONFIG": str(config)} if config else {})}
     samples: list[tuple[float, int, int, int]] = []  # (t, queued, active, duplicated asset partitions)
     t_edit = t_report = None
     since = None
-    with DagsterDev(root, env) as dev:
+    with start(root, raw, f"automation.interval_s={interval_s}", config) as dev:
         t0 = time.monotonic()
         echo(f"[soak] dagster dev on {dev.url}; sampling every {sample_s:g} s for {minutes:g} min")
-        with instance_at(home) as inst:
+        with instance_at(dev.home) as inst:
             while True:
-                active = dev.runs(["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"])
+                active = dev.runs(statuses=ACTIVE)
                 t = time.monotonic() - t0
                 samples.append((t, sum(r["status"] == "QUEUED" for r in active), len(active), duplicates(active)))
                 reports = inst.fetch_materializations(_report_filter(since), limit=1).records
@@ -187,36 +120,15 @@ def soak(root: Path, *, raw: Path = DEFAULT_RAW_DIR, edit: str = "sample/fin/xb-
     }
 
 
-LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
-  ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
-RUN = """query($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime creationTime } } }"""
-
-
 def whole_benchmark(root: Path, *, raw: Path = DEFAULT_RAW_DIR, hang_s: float = 1800, echo=print) -> dict:
     """Launch the whole_benchmark job through GraphQL (what the UI's Launch button sends) with the
     sensors stopped, on an empty instance; the figures: launch to success, and the runs it made."""
-    shutil.copytree(raw, root / "raw")
-    home = root / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(PROJECT_INSTANCE)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "XPERTBENCH_RAW_DIR": str(root / "raw"),
-           "XPERTBENCH_ASSETS_DIR": str(root / "assets"), "XPERTBENCH_MODELS": str(PROJECT_ROOT / "models.yaml"),
-           "XPERTBENCH_SET": "automation.default_status=stopped", "PYTHONUNBUFFERED": "1"}
-    with DagsterDev(root, env) as dev:
-        params = {"selector": {"repositoryLocationName": "xpertbench", "repositoryName": "__repository__",
-                               "jobName": "whole_benchmark"}, "runConfigData": {}}
+    with start(root, raw, "automation.default_status=stopped") as dev:
         t0 = time.monotonic()
-        launched = dev.gql(LAUNCH, {"p": params})["launchRun"]
-        if launched["__typename"] != "LaunchRunSuccess":
-            raise RuntimeError(f"launch failed: {launched}")
-        run_id = launched["run"]["runId"]
-        while True:
-            run = dev.gql(RUN, {"id": run_id})["runOrError"]
-            if run["status"] in ("SUCCESS", "FAILURE", "CANCELED") or time.monotonic() - t0 > hang_s:
-                break
-            time.sleep(1)
+        run_id = dev.launch(WHOLE_BENCHMARK)
+        dev.wait_run(run_id, limit_s=hang_s)
         elapsed = time.monotonic() - t0
-        runs = dev.runs()
+        run, runs = dev.run(run_id), dev.runs()
     echo(f"[whole_benchmark] {run['status']} in {elapsed:.0f} s")
     return {"status": run["status"], "launch_to_end_s": round(elapsed, 1),
             "run_s": round(run["endTime"] - run["startTime"], 1) if run["endTime"] and run["startTime"] else None,

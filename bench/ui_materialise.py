@@ -29,15 +29,16 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.paths import PROJECT_ROOT  # noqa: E402
 from tests.ui.dagster_dev import (  # noqa: E402
-    RUN, WHOLE_BENCHMARK, chromium, dagster_dev, open_ui, wait_until,
+    WHOLE_BENCHMARK, DagsterDev, chromium, open_ui, wait_until,
 )
+
 
 def one_repeat(browser, root: Path, automation: bool, shot: Path) -> dict[str, float | str]:
     instance = (PROJECT_ROOT / ".dagster_home" / "dagster.yaml").read_text()
-    env = {} if automation else {"XPERTBENCH_SET": "automation.default_status=stopped"}
+    overrides = None if automation else "automation.default_status=stopped"
     t0 = time.monotonic()
-    with dagster_dev(root, raw=PROJECT_ROOT / "raw_submissions", models=PROJECT_ROOT / "models.yaml",
-                     config=PROJECT_ROOT / "xpertbench.yaml", instance_yaml=instance, extra_env=env) as dev:
+    with DagsterDev(root, raw=PROJECT_ROOT / "raw_submissions", models=PROJECT_ROOT / "models.yaml",
+                    config=PROJECT_ROOT / "xpertbench.yaml", overrides=overrides, instance_yaml=instance) as dev:
         ready_s = time.monotonic() - t0
         ctx = browser.new_context(viewport={"width": 1600, "height": 1000})
         ctx.set_default_timeout(1_800_000)  # hang guard only
@@ -55,7 +56,7 @@ def one_repeat(browser, root: Path, automation: bool, shot: Path) -> dict[str, f
             ui_s = time.monotonic() - clicked
             shot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shot))
-            run = wait_until("the run's record", lambda: dev.query(RUN, {"id": run_id})["runOrError"], limit_s=60)
+            run = wait_until("the run's record", lambda: dev.run(run_id), limit_s=60)
         finally:
             ctx.close()
         return {"status": run["status"], "ui_s": ui_s, "run_s": run["endTime"] - run["startTime"],

@@ -33,7 +33,7 @@ class GraphQLError(RuntimeError):
     pass
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -60,7 +60,7 @@ class DagsterGraphQL:
 
     def start(self) -> DagsterGraphQL:
         """Start the webserver (returns at once; the first query waits until the code location is loaded)."""
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "pipelines.cli.run_with_default_signals", sys.executable, "-m",
                "dagster_webserver", "-h", "127.0.0.1", "-p", str(port), "--read-only",
@@ -73,18 +73,7 @@ class DagsterGraphQL:
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + self._start_timeout_s
-        while True:
-            try:
-                entries = self._post(LOCATION)["workspaceOrError"]["locationEntries"]
-                if entries and all(e["loadStatus"] == "LOADED" for e in entries):
-                    errors = [e["locationOrLoadError"] for e in entries
-                              if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
-                    if errors:
-                        why = [errors[0]["message"], *(c["message"] for c in errors[0].get("causes") or [])]
-                        raise GraphQLError("the code location failed to load: " + " <- ".join(w.strip() for w in why))
-                    return
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # not serving yet
+        while not location_loaded(self.url):
             if self._proc is None or self._proc.poll() is not None:
                 raise GraphQLError(f"dagster-webserver exited before serving: {self._log_tail()}")
             if time.monotonic() > deadline:
@@ -96,16 +85,7 @@ class DagsterGraphQL:
         if not self._ready:
             self.wait_ready()
             self._ready = True
-        return self._post(document, variables)
-
-    def _post(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
-        req = urllib.request.Request(self.url + "/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - loopback URL we started
-            result = json.loads(resp.read())
-        if result.get("errors"):
-            raise GraphQLError(f"GraphQL query failed: {result['errors'][0].get('message')}")
-        return result["data"]
+        return post_query(self.url, document, variables)
 
     def close(self) -> None:
         """Stop the webserver and the code server it started; idempotent.
@@ -115,12 +95,7 @@ class DagsterGraphQL:
         """
         proc, self._proc = self._proc, None
         if proc is not None:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            for _ in range(100):  # until no process of the group is left
-                if not _signal_group(proc.pid, signal.SIGKILL):
-                    break
-                time.sleep(0.05)
+            stop_group(proc, grace_s=None)
         if not self._log.closed:
             self._log.close()
             Path(self._log.name).unlink(missing_ok=True)
@@ -131,10 +106,63 @@ class DagsterGraphQL:
         return text[-2000:].strip() or "(no output)"
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
+def post_query(url: str, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `data` of a GraphQL query to the webserver at url; raises GraphQLError on a GraphQL error."""
+    body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
+    req = urllib.request.Request(url + "/graphql", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - loopback URL we started
+        result = json.loads(resp.read())
+    if result.get("errors"):
+        raise GraphQLError(f"GraphQL query failed: {result['errors'][0].get('message')}")
+    return result["data"]
+
+
+def location_loaded(url: str) -> bool:
+    """True once every code location is loaded; False while the server is not serving yet.
+
+    Raises GraphQLError when a code location failed to load (it will not recover by waiting).
+    """
+    try:
+        entries = post_query(url, LOCATION)["workspaceOrError"]["locationEntries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # not serving yet
+    if not entries or any(e["loadStatus"] != "LOADED" for e in entries):
+        return False
+    errors = [e["locationOrLoadError"] for e in entries
+              if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
+    if errors:
+        why = [errors[0]["message"], *(c["message"] for c in errors[0].get("causes") or [])]
+        raise GraphQLError("the code location failed to load: " + " <- ".join(w.strip() for w in why))
+    return True
+
+
+def signal_group(pgid: int, sig: int) -> bool:
     """Send sig to the process group; False when no process of it is left."""
     try:
         os.killpg(pgid, sig)
         return True
     except ProcessLookupError:
         return False
+
+
+def stop_group(proc: subprocess.Popen[bytes], *, grace_s: float | None) -> None:
+    """Stop proc, the leader of its own process group, and every process of that group.
+
+    With grace_s: SIGINT to the group and up to grace_s for the leader to shut its children down
+    (dagster dev stops its webserver, daemon and code servers). Then, in any case, SIGKILL to the
+    group until none of it is left (run workers or code servers that outlived the leader).
+    """
+    try:
+        if grace_s is not None:
+            signal_group(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        for _ in range(200):  # until no process of the group is left
+            if not signal_group(proc.pid, signal.SIGKILL):
+                break
+            time.sleep(0.05)

@@ -1,46 +1,45 @@
-"""`dagster dev` on 127.0.0.1 for browser tests and bench/ui_materialise.py, and Chromium driven by Playwright.
+"""`dagster dev` on 127.0.0.1 for the browser tests, tests/pipeline/test_ui_smoke.py and the bench scripts
+(bench/ui_materialise.py, bench/automation_soak.py), and Chromium driven by Playwright.
 
-The server gets its own DAGSTER_HOME, assets folder, raw folder and stand-in models (all under one
-temporary root), is started through `run_with_default_signals` (signals ignored by a background
-parent would otherwise make it unstoppable) in its own process group, is ready when its GraphQL API
-reports the code location loaded, and is stopped with SIGINT to the group, then SIGKILL.
+The server gets its own DAGSTER_HOME and assets folder under one temporary root, the raw folder,
+models and pipeline config it is given, is started through `run_with_default_signals` (signals
+ignored by a background parent would otherwise make it unstoppable) in its own process group, is
+ready when its GraphQL API reports the code location loaded, and is stopped with SIGINT to the
+group, then SIGKILL (`pipelines.cli.graphql.stop_group`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli.graphql import free_port, location_loaded, post_query, stop_group
 from pipelines.paths import PROJECT_ROOT
 from pipelines.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (`make browser`); Playwright never downloads one
 LOCATION = "xpertbench"  # [tool.dagster] code_location_name
-LOADED = """{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 SENSORS = """{ sensorsOrError(repositorySelector: {repositoryName: "__repository__",
   repositoryLocationName: "xpertbench"}) { ... on Sensors { results { name sensorState { status } } } } }"""
-RUNS = """query($limit: Int) { runsOrError(limit: $limit) { ... on Runs { results {
-  runId status jobName creationTime startTime endTime } } } }"""
+RUNS = """query($limit: Int, $statuses: [RunStatus!]) { runsOrError(limit: $limit, filter: {statuses: $statuses}) {
+  ... on Runs { results { runId status jobName tags { key value } assetSelection { path }
+  creationTime startTime endTime } } } }"""
 RUN = """query($id: ID!) { runOrError(runId: $id) { __typename
-  ... on Run { runId status jobName startTime endTime } } }"""
+  ... on Run { runId status jobName creationTime startTime endTime } } }"""
 LAUNCH = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
   ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
   ... on RunConfigValidationInvalid { errors { message } } } }"""
 LAST_MATERIALIZED = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
   assetMaterializations(limit: 1) { runId timestamp } } } }"""
 DONE = {"SUCCESS", "FAILURE", "CANCELED"}
+ACTIVE = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 WHOLE_BENCHMARK = "whole_benchmark"  # pipelines/defs/jobs.py: every asset, partition and check, no partition dialog
 
 
@@ -49,12 +48,6 @@ INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 # person at the browser, launches runs, so what the UI shows follows from the clicks. Automation has
 # its own tests (tests/pipeline/test_automation.py, tests/ui/test_automation_soak.py).
 NO_AUTOMATION = {"automation": {"default_status": "stopped"}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(what: str, probe: Callable[[], Any], *, limit_s: float, every_s: float = 0.5) -> Any:
@@ -70,21 +63,36 @@ def wait_until(what: str, probe: Callable[[], Any], *, limit_s: float, every_s: 
 
 
 class DagsterDev:
-    """One `dagster dev` (webserver + daemon + code server) over a temporary root."""
+    """One `dagster dev` (webserver + daemon + code server) over a temporary root.
 
-    def __init__(self, root: Path, *, raw: Path, models: Path, config: Path, instance_yaml: str = INSTANCE_YAML,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+    `with DagsterDev(root, raw=..., models=..., config=..., overrides=...) as dev: dev.query(...)`;
+    raw, models and config default as `Settings.load` defaults them; overrides as XPERTBENCH_SET.
+    """
+
+    def __init__(self, root: Path, *, raw: Path | None = None, models: Path | None = None,
+                 config: Path | None = None, overrides: Mapping[str, Any] | str | None = None,
+                 instance_yaml: str = INSTANCE_YAML, extra_env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.assets = root / "assets"
-        home = root / "dagster_home"
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").write_text(instance_yaml)
-        settings = Settings.load(raw_dir=raw, assets_dir=self.assets, config=config, models=models, env={})
-        self.settings = settings
-        self.env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(home), **(extra_env or {})}
+        self.home = root / "dagster_home"
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "dagster.yaml").write_text(instance_yaml)
+        self.settings = Settings.load(raw_dir=raw, assets_dir=self.assets, config=config, models=models,
+                                      overrides=overrides, env={})
+        self.env = {**os.environ, **self.settings.to_env(), "DAGSTER_HOME": str(self.home), **(extra_env or {})}
         self.log_path = root / "dagster-dev.log"
         self.url = ""
         self._proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> DagsterDev:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def start(self, *, limit_s: float = 300) -> DagsterDev:
         port = free_port()
@@ -103,33 +111,21 @@ class DagsterDev:
     def _loaded(self) -> bool:
         if self._proc is None or self._proc.poll() is not None:
             raise RuntimeError(f"dagster dev exited: {self.log_tail()}")
-        try:
-            entries = self.query(LOADED)["workspaceOrError"]["locationEntries"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return False  # not serving yet
-        if not entries or any(e["loadStatus"] != "LOADED" for e in entries):
-            return False
-        errors = [e["locationOrLoadError"]["message"] for e in entries
-                  if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"]
-        if errors:
-            raise RuntimeError(f"the code location failed to load: {errors[0]}")
-        return True
+        return location_loaded(self.url)
 
     def query(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": document, "variables": dict(variables or {})}).encode()
-        req = urllib.request.Request(self.url + "/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - the loopback server started here
-            result = json.loads(resp.read())
-        if result.get("errors"):
-            raise RuntimeError(f"GraphQL: {result['errors'][0].get('message')}")
-        return result["data"]
+        return post_query(self.url, document, variables)
 
     def running_sensors(self) -> list[str]:
         return [s["name"] for s in self.query(SENSORS)["sensorsOrError"]["results"]
                 if s["sensorState"]["status"] == "RUNNING"]
 
-    def runs(self, limit: int = 200) -> list[dict[str, Any]]:
-        return self.query(RUNS, {"limit": limit})["runsOrError"]["results"]
+    def runs(self, limit: int | None = None, statuses: list[str] | None = None) -> list[dict[str, Any]]:
+        """The instance's runs, newest first: all, or the latest limit; only those in statuses if given."""
+        return self.query(RUNS, {"limit": limit, "statuses": statuses})["runsOrError"]["results"]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return self.query(RUN, {"id": run_id})["runOrError"]
 
     def launch(self, job: str) -> str:
         """Launch a job of the code location through GraphQL (what the Launchpad does); returns the run id."""
@@ -143,7 +139,7 @@ class DagsterDev:
     def wait_run(self, run_id: str, *, limit_s: float = 900) -> str:
         """The run's final status (SUCCESS, FAILURE or CANCELED), polled; limit_s only bounds a hang."""
         def final() -> str | None:
-            status = self.query(RUN, {"id": run_id})["runOrError"].get("status")
+            status = self.run(run_id).get("status")
             return status if status in DONE else None
         return wait_until(f"run {run_id} to finish", final, limit_s=limit_s)
 
@@ -160,38 +156,8 @@ class DagsterDev:
     def stop(self) -> None:
         """SIGINT to the group (dagster dev shuts its services down), SIGKILL for whatever is left; idempotent."""
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        _signal_group(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        # Children (run workers, code servers) that outlived dagster dev: kill the rest of the group.
-        for _ in range(200):
-            if not _signal_group(proc.pid, signal.SIGKILL):
-                break
-            time.sleep(0.05)
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    """Send sig to the process group; False when no process of it is left."""
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except ProcessLookupError:
-        return False
-
-
-@contextmanager
-def dagster_dev(root: Path, **kwargs: Any) -> Iterator[DagsterDev]:
-    server = DagsterDev(root, **kwargs)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+        if proc is not None:
+            stop_group(proc, grace_s=60)
 
 
 def open_ui(page: Any, dev: DagsterDev, path: str) -> None:

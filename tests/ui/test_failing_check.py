@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
-from tests.ui.dagster_dev import NO_AUTOMATION, WHOLE_BENCHMARK, dagster_dev, open_ui
+from tests.ui.dagster_dev import NO_AUTOMATION, WHOLE_BENCHMARK, DagsterDev, open_ui
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ def failed(tmp_path_factory):
     models = models_yaml(root / "models.yaml", candidates=("oracle",), extra_models={
         "standin-judge": {"provider": "standin-openai", "model_id": "standin-generic", "max_tokens": 4096}})
     config = pipeline_yaml(root / "xb.yaml", **NO_AUTOMATION)
-    with dagster_dev(root, raw=root / "raw", models=models, config=config) as server:
+    with DagsterDev(root, raw=root / "raw", models=models, config=config) as server:
         assert server.wait_run(server.launch(WHOLE_BENCHMARK)) == "FAILURE"
         yield server
 

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.pipeline.helpers import models_yaml, pipeline_yaml, small_raw_folder
 from tests.ui.dagster_dev import (
-    NO_AUTOMATION, WHOLE_BENCHMARK, dagster_dev, launch_whole_benchmark_from_ui, open_ui, wait_until,
+    DagsterDev, NO_AUTOMATION, WHOLE_BENCHMARK, launch_whole_benchmark_from_ui, open_ui, wait_until,
 )
 
 pytestmark = pytest.mark.slow
@@ -28,8 +28,8 @@ GROUP_NODE = '[class*="CollapsedGroupNode"] [data-tooltip="{}"]'  # a group box 
 def dev(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui-workbench")
     small_raw_folder(root / "raw", per_domain=1)
-    with dagster_dev(root, raw=root / "raw", models=models_yaml(root / "models.yaml"),
-                     config=pipeline_yaml(root / "xb.yaml", **NO_AUTOMATION)) as server:
+    with DagsterDev(root, raw=root / "raw", models=models_yaml(root / "models.yaml"),
+                    config=pipeline_yaml(root / "xb.yaml", **NO_AUTOMATION)) as server:
         assert server.running_sensors() == []  # only the test's clicks launch runs
         yield server
 
