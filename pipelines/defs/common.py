@@ -51,6 +51,6 @@ def submissions_by_id(tasks: pd.DataFrame, only=None) -> dict:
 
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its
 # own code version changed, and only once its parents' blocking checks (GX suites, judge-error
-# rate, Gold coverage) passed; the automation sensor in definitions.py evaluates this.
+# rate, Gold coverage) passed; the xpertbench_automation sensor (defs/automation.py) evaluates this.
 AUTO = (dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()) & \
     dg.AutomationCondition.all_deps_blocking_checks_passed()
