@@ -23,6 +23,8 @@ measure that contention rather than the call layer. ``--in-process`` measures th
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,9 +45,12 @@ from pipelines.llm import LLMRequest, LLMRunner, ModelsConfig  # noqa: E402
 
 @contextmanager
 def external_server(latency_s: float) -> Iterator[str]:
+    """The stand-in server in its own process (default signal handling restored, own process group), so
+    that it and anything it started stop even when the bench is interrupted."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.llm", "standin", "--latency-s", str(latency_s)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "pipelines.cli.run_with_default_signals", sys.executable, "-m", "pipelines.llm",
+         "standin", "--latency-s", str(latency_s)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:
         assert proc.stdout is not None
@@ -54,8 +59,13 @@ def external_server(latency_s: float) -> Iterator[str]:
             raise SystemExit(f"stand-in server did not start (got {url!r})")
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(timeout=10)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
 
 
 def bench_config(concurrency: int, base_url: str | None, transport: str = "httpx2") -> ModelsConfig:

@@ -24,10 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -43,29 +40,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-@contextmanager
-def standin(latency_s: float) -> Iterator[str]:
-    """The stand-in server in its own process (default signal handling restored, own process group)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli.run_with_default_signals", sys.executable, "-m", "pipelines.llm",
-         "standin", "--latency-s", str(latency_s)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )
-    try:
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
-        if not url.startswith("http"):
-            raise SystemExit(f"stand-in server did not start (got {url!r})")
-        yield url
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-                proc.wait(timeout=10)
-                break
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                continue
+from bench.llm_throughput import external_server  # noqa: E402  (the stand-in in its own process group)
 
 
 @contextmanager
@@ -148,7 +123,7 @@ def main() -> None:
     console = Console(width=150)
     rows = []
     ctx = multiprocessing.get_context("spawn")
-    with throwaway_database(args.pg) as store_url, standin(args.latency_s) as base_url, ctx.Manager() as manager:
+    with throwaway_database(args.pg) as store_url, external_server(args.latency_s) as base_url, ctx.Manager() as manager:
         for n in args.levels:
             with ctx.Pool(n) as pool:
                 for same in (False, True):
