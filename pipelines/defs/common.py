@@ -52,5 +52,13 @@ def submissions_by_id(tasks: pd.DataFrame, only=None) -> dict:
 # With the daemon running (`make ui`), an asset re-materialises when a parent has new data or its
 # own code version changed, and only once its parents' blocking checks (GX suites, judge-error
 # rate, Gold coverage) passed; the xpertbench_automation sensor (defs/automation.py) evaluates this.
-AUTO = (dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed()) & \
+# eager() alone is not enough on a fresh instance: its trigger (newly missing, a parent updated) is
+# dropped when it coincides with the sensor's initial evaluation (since_last_handled resets on it), and
+# the observe sensor may record the sources in that very tick; then nothing would ever run. So a missing
+# asset partition is also requested while its parents exist, nothing of it is in progress and its last
+# run did not fail (no retry loop).
+MISSING = (dg.AutomationCondition.missing() & ~dg.AutomationCondition.any_deps_missing()
+           & ~dg.AutomationCondition.in_progress() & ~dg.AutomationCondition.any_deps_in_progress()
+           & ~dg.AutomationCondition.execution_failed())
+AUTO = (dg.AutomationCondition.eager() | dg.AutomationCondition.code_version_changed() | MISSING) & \
     dg.AutomationCondition.all_deps_blocking_checks_passed()

@@ -86,6 +86,19 @@ def test_observing_costs_no_run_and_records_only_new_data_versions(tmp_path):
         assert len(inst.get_runs()) == runs  # not one run for observing
 
 
+def test_a_fresh_instance_builds_when_the_sources_are_observed_before_the_first_evaluation(tmp_path):
+    """The daemon may run the observe sensor before (or in the same tick as) the automation sensor's first
+    evaluation, which Dagster's eager() treats as already handled: curation must still be requested."""
+    res = setup(tmp_path)
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as inst:
+        assert isinstance(tick_sensor(res, inst, "xpertbench_observe"), dg.SensorResult)  # sources recorded first
+        tick = dg.evaluate_automation_conditions(defs=res, instance=inst)  # the initial evaluation
+        got = set(requested(res, tick))
+        tick = dg.evaluate_automation_conditions(defs=res, instance=inst, cursor=tick.cursor)
+        got |= set(requested(res, tick))
+        assert {"submissions", "submission_quarantine", "tasks", "curation_log"} <= got
+
+
 def test_report_waits_until_every_model_partition_has_the_new_versions(tmp_path):
     res = setup(tmp_path)
     with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as inst:
