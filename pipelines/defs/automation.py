@@ -33,9 +33,10 @@ from pipelines.settings import Settings
 
 LLM_STAGES = ("generations", "judgements", "anchor_judgements")
 SOURCES = ("raw_submissions", "model_configs")
-# Downstream of every model partition: run together, after all partitions (as orchestrate.final_stage).
-NOT_FINAL = {"submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
-             "gold_tasks", "generations", "judgements", "task_scores", "provenance", *SOURCES}
+# Curation and the sources; with every model-partitioned asset, they are what the final stage (run
+# together after all partitions, as orchestrate.final_stage) is not.
+CURATION = {"submissions", "submission_quarantine", "tasks", "curation_log", "rubrics", "rubric_findings",
+            "gold_tasks", *SOURCES}
 KIND_TAG = "xpertbench/kind"
 DATA_VERSION_TAG = "dagster/data_version"  # Dagster's provenance tags on materialisations and observations
 CODE_VERSION_TAG = "dagster/code_version"
@@ -243,9 +244,10 @@ def automation_sensors(s: Settings, assets: list) -> tuple[list, list[dg.SensorD
     """(assets with automation conditions only where a sensor may act on them, the sensors)."""
     llm_ok = llm_automation_allowed(s)
     graph = graph_of(assets)
-    final = [k for k in graph if k.to_user_string() not in NOT_FINAL and (llm_ok or k.to_user_string() not in LLM_STAGES)]
-    declarative = [k for k in graph if k.to_user_string() in NOT_FINAL - set(SOURCES)
-                   and (llm_ok or k.to_user_string() not in LLM_STAGES)]
+    allowed = [k for k in graph if llm_ok or k.to_user_string() not in LLM_STAGES]
+    final = [k for k in allowed if k.to_user_string() not in CURATION and not graph[k].partitioned]
+    declarative = [k for k in allowed if not graph[k].observable
+                   and (k.to_user_string() in CURATION or graph[k].partitioned)]
 
     def strip(spec: dg.AssetSpec) -> dg.AssetSpec:
         # An untargeted condition would get Dagster's default automation sensor: remove it instead.
